@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Bulwark",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bulwark", targets: ["bulwark"])
+    ],
+    targets: [
+        // C system libraries (Debian packages, found through pkg-config).
+        .systemLibrary(
+            name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
+        .systemLibrary(
+            name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+
+        // Swift wrappers: each is the only importer of its C library.
+        .target(name: "Crypto", dependencies: ["COpenSSL"]),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto"]),
+        .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
+
+        // The product.
+        .target(name: "Bulwark", dependencies: ["Postgres", "HTTPServer", "Crypto"]),
+        .executableTarget(name: "bulwark", dependencies: ["Bulwark"]),
+
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "BulwarkTests", dependencies: ["Bulwark", "Postgres", "HTTPServer", "Crypto"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
