@@ -1,0 +1,89 @@
+/// The middleware every server uses. Each has the one shape `(request, context, next) -> response`.
+public enum Middlewares {
+    /// Echoes a sane `X-Request-Id` (1–128 visible ASCII characters) or generates one; sets it on the response.
+    public static let requestID: Middleware = { request, context, next in
+        if let given = request.header("x-request-id"), isAcceptableRequestID(given) {
+            context.requestID = given
+        } else {
+            context.requestID = generateRequestID()
+        }
+        var response = try next(request, context)
+        response.setHeader("X-Request-Id", context.requestID)
+        return response
+    }
+
+    /// One JSON line per request: method, route, status, duration, request id. `observe` also hears each
+    /// request (for metrics) with the route template (or "unmatched") and the duration in seconds.
+    public static func accessLog(
+        _ logger: Logger, observe: @escaping @Sendable (_ method: String, _ route: String, _ status: Int, _ seconds: Double) -> Void
+    ) -> Middleware {
+        { request, context, next in
+            let response = try next(request, context)
+            let seconds = Double(monotonicNanoseconds() - context.startedAt) / 1e9
+            let route = context.route ?? "unmatched"
+            observe(request.method, route, response.status, seconds)
+            if logger.level <= .info {
+                logger.info(
+                    "request",
+                    [
+                        ("method", .string(request.method)), ("route", .string(route)), ("path", .string(request.path)),
+                        ("status", .int(response.status)), ("duration_ms", .double((seconds * 1e6).rounded() / 1e3)),
+                        ("request_id", .string(context.requestID)), ("client", .string(request.remoteAddress)),
+                    ])
+            }
+            return response
+        }
+    }
+
+    /// Turns thrown errors into problem+json. `translate` maps errors this module does not know (database
+    /// errors, say) to API errors; anything left becomes a generic 500 whose details go only to the log.
+    public static func errorRendering(_ logger: Logger, translate: @escaping @Sendable (Error) -> APIError?)
+        -> Middleware
+    {
+        { request, context, next in
+            do {
+                return try next(request, context)
+            } catch let error as APIError {
+                return error.response(requestID: context.requestID)
+            } catch {
+                if let apiError = translate(error) {
+                    if apiError.status >= 500 {
+                        logger.warn(
+                            "request failed",
+                            [("request_id", .string(context.requestID)), ("error", .string(String(describing: error)))])
+                    }
+                    return apiError.response(requestID: context.requestID)
+                }
+                logger.error(
+                    "unhandled error",
+                    [
+                        ("request_id", .string(context.requestID)), ("route", .string(context.route ?? "unmatched")),
+                        ("error", .string(String(describing: error))),
+                    ])
+                return APIError.internal().response(requestID: context.requestID)
+            }
+        }
+    }
+
+    /// Answers 413 for a body the server refused to read in full.
+    public static let bodyLimit: Middleware = { request, context, next in
+        if let limit = request.bodyLimitExceeded { throw APIError.payloadTooLarge(limit: limit) }
+        return try next(request, context)
+    }
+
+    static func isAcceptableRequestID(_ s: String) -> Bool {
+        let u = s.utf8
+        return !u.isEmpty && u.count <= 128 && u.allSatisfy { $0 > 0x20 && $0 < 0x7f }
+    }
+
+    static func generateRequestID() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next() as UInt64
+        let b = g.next() as UInt64
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(a) + hex(b)
+    }
+}

@@ -1,0 +1,253 @@
+import CLibPQ
+import Foundation
+
+/// The result of one query: rows in binary format. Owns its PGresult.
+public final class QueryResult {
+    let raw: OpaquePointer
+    public let rowCount: Int
+    private let columnNames: [String]
+
+    init(_ raw: OpaquePointer) {
+        self.raw = raw
+        rowCount = Int(PQntuples(raw))
+        columnNames = (0..<Int(PQnfields(raw))).map { String(cString: PQfname(raw, Int32($0))) }
+    }
+
+    deinit { PQclear(raw) }
+
+    /// Rows affected by an INSERT, UPDATE or DELETE.
+    public var affectedRows: Int { Int(String(cString: PQcmdTuples(raw))) ?? 0 }
+
+    public var rows: [Row] { (0..<rowCount).map { Row(result: self, index: $0) } }
+
+    public var first: Row? { rowCount > 0 ? Row(result: self, index: 0) : nil }
+
+    func columnIndex(_ name: String) -> Int? { columnNames.firstIndex(of: name) }
+}
+
+/// One row of a result; columns are read by name and type, with errors that name the column.
+public struct Row {
+    let result: QueryResult
+    let index: Int
+
+    public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
+        guard let c = result.columnIndex(column) else {
+            throw PostgresError.decoding(column: column, message: "no such column in the result")
+        }
+        let r = result.raw
+        if PQgetisnull(r, Int32(index), Int32(c)) != 0 { return try T.decodeNull(column: column) }
+        let length = Int(PQgetlength(r, Int32(index), Int32(c)))
+        let bytes = UnsafeRawBufferPointer(start: PQgetvalue(r, Int32(index), Int32(c)), count: length)
+        return try T.decode(bytes, oid: PQftype(r, Int32(c)), column: column)
+    }
+
+    public subscript<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) -> T {
+        get throws { try decode(column, as: type) }
+    }
+}
+
+/// Where to connect: a libpq URL or key/value string, plus extra parameters.
+public struct ConnectionConfiguration: Sendable {
+    public var url: String
+    public var applicationName: String
+    public var connectTimeoutSeconds: Int
+
+    public init(url: String, applicationName: String = "bulwark", connectTimeoutSeconds: Int = 5) {
+        self.url = url
+        self.applicationName = applicationName
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+    }
+}
+
+/// One libpq connection. Not thread-safe: it is used by one thread at a time, handed between threads only
+/// through `Pool`, which guarantees exclusive use — hence `@unchecked Sendable`.
+public final class Connection: @unchecked Sendable {
+    private var raw: OpaquePointer
+    private let configuration: ConnectionConfiguration
+    private var statements: [String: String] = [:]
+    private static let maxCachedStatements = 512
+    /// Set by the pool on checkout: the first statement after an idle period may meet a dead socket
+    /// (the server restarted); such a statement is retried once on a fresh connection.
+    var freshCheckout = false
+
+    public init(_ configuration: ConnectionConfiguration) throws {
+        self.configuration = configuration
+        raw = try Connection.open(configuration)
+    }
+
+    deinit { PQfinish(raw) }
+
+    private static func open(_ configuration: ConnectionConfiguration) throws -> OpaquePointer {
+        // Parameters go through PQconnectdbParams; entries before the expanded URL are defaults it may override.
+        let keys = ["application_name", "connect_timeout", "dbname"]
+        let values = [configuration.applicationName, String(configuration.connectTimeoutSeconds), configuration.url]
+        let conn: OpaquePointer? = withCStrings(keys) { k in
+            withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let conn else { throw PostgresError.connectionFailure(message: "libpq could not allocate a connection") }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(conn)
+            throw PostgresError.connectionFailure(message: message)
+        }
+        return conn
+    }
+
+    public var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK }
+
+    /// True when no transaction is open on the connection.
+    public var isIdle: Bool { PQtransactionStatus(raw) == PQTRANS_IDLE }
+
+    var errorMessage: String {
+        String(cString: PQerrorMessage(raw)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Replaces a broken socket with a new connection; prepared statements are gone with the old one.
+    func reconnect() throws {
+        let fresh = try Connection.open(configuration)
+        PQfinish(raw)
+        raw = fresh
+        statements.removeAll()
+    }
+
+    // MARK: - Queries
+
+    /// Runs a query with bound parameters and returns its rows (binary format).
+    @discardableResult
+    public func query(_ sql: SQL) throws -> QueryResult {
+        let (text, binds) = sql.rendered
+        return try retryingOnStaleConnection { try run(text, binds) }
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ sql: SQL) throws -> Int { try query(sql).affectedRows }
+
+    /// Runs one or more statements without parameters (simple protocol), e.g. a migration file or BEGIN.
+    public func run(script: String) throws {
+        _ = try retryingOnStaleConnection { try check(PQexec(raw, script)) }
+    }
+
+    private func retryingOnStaleConnection<R>(_ body: () throws -> R) throws -> R {
+        let wasFresh = freshCheckout
+        freshCheckout = false
+        do {
+            return try body()
+        } catch let error as PostgresError {
+            guard case .connectionFailure = error, wasFresh else { throw error }
+            try reconnect()
+            return try body()
+        }
+    }
+
+    private func run(_ text: String, _ binds: [PostgresBind]) throws -> QueryResult {
+        if let name = try preparedName(text, binds) {
+            return try withParameters(binds) { n, values, lengths, formats in
+                try check(PQexecPrepared(raw, name, n, values, lengths, formats, 1))
+            }
+        }
+        let types = binds.map { $0.oid }
+        return try withParameters(binds) { n, values, lengths, formats in
+            try check(PQexecParams(raw, text, n, types, values, lengths, formats, 1))
+        }
+    }
+
+    /// The cached prepared statement for this text and these parameter types, preparing it on first use.
+    private func preparedName(_ text: String, _ binds: [PostgresBind]) throws -> String? {
+        var key = text
+        for b in binds { key += "\u{0}\(b.oid)" }
+        if let name = statements[key] { return name }
+        guard statements.count < Connection.maxCachedStatements else { return nil }
+        let name = "s\(statements.count + 1)"
+        let types = binds.map { $0.oid }
+        _ = try check(PQprepare(raw, name, text, Int32(binds.count), types))
+        statements[key] = name
+        return name
+    }
+
+    private func withParameters<R>(
+        _ binds: [PostgresBind],
+        _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) throws -> R
+    ) throws -> R {
+        let lengths = binds.map { Int32($0.bytes?.count ?? 0) }
+        let formats = binds.map { Int32($0.binary ? 1 : 0) }
+        // Each value is copied into a C buffer (text values NUL-terminated) that lives until the call returns.
+        let buffers: [UnsafeMutablePointer<CChar>?] = binds.map { b in
+            guard let bytes = b.bytes else { return nil }
+            let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            bytes.withUnsafeBytes { src in
+                if let base = src.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: bytes.count) }
+            }
+            p[bytes.count] = 0
+            return p
+        }
+        defer { for p in buffers { p?.deallocate() } }
+        let pointers: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
+        return try pointers.withUnsafeBufferPointer { values in
+            try body(Int32(binds.count), values.baseAddress, lengths, formats)
+        }
+    }
+
+    private func check(_ result: OpaquePointer?) throws -> QueryResult {
+        guard let result else {
+            throw PostgresError.connectionFailure(message: errorMessage)
+        }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE, PGRES_COPY_OUT, PGRES_COPY_IN:
+            return QueryResult(result)
+        default:
+            defer { PQclear(result) }
+            let field = { (code: UInt8) -> String in
+                PQresultErrorField(result, Int32(code)).map { String(cString: $0) } ?? ""
+            }
+            let sqlstate = field(UInt8(ascii: "C"))
+            let message = field(UInt8(ascii: "M"))
+            if sqlstate.isEmpty || PQstatus(raw) != CONNECTION_OK {
+                let text = message.isEmpty ? errorMessage : message
+                throw PostgresError.connectionFailure(message: text)
+            }
+            if sqlstate == "26000" { statements.removeAll() }  // a prepared statement vanished (DISCARD ALL?)
+            throw PostgresError.classify(sqlstate: sqlstate, constraint: field(UInt8(ascii: "n")), message: message)
+        }
+    }
+
+    // MARK: - Transactions
+
+    public enum Isolation: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
+    /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws. A serialization failure or deadlock
+    /// retries the whole body, at most `attempts` times in all.
+    public func transaction<R>(
+        isolation: Isolation = .readCommitted, attempts: Int = 3, _ body: (Connection) throws -> R
+    ) throws -> R {
+        var attempt = 1
+        while true {
+            try run(script: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")
+            do {
+                let value = try body(self)
+                try run(script: "COMMIT")
+                return value
+            } catch {
+                if isHealthy && !isIdle { try? run(script: "ROLLBACK") }
+                if case PostgresError.serializationFailure = error, attempt < attempts {
+                    attempt += 1
+                    usleep(UInt32.random(in: 1_000...(10_000 * UInt32(attempt))))
+                    continue
+                }
+                throw error
+            }
+        }
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+    defer { for p in copies { free(p) } }
+    let pointers = copies.map { $0.map { UnsafePointer($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

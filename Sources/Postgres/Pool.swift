@@ -1,0 +1,115 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Figures the pool reports for metrics.
+public struct PoolStatistics: Sendable {
+    public var size: Int
+    public var inUse: Int
+    public var idle: Int
+    /// Checkouts that found no connection free and had to wait.
+    public var waits: Int
+    /// Waits that gave up after the wait bound.
+    public var timeouts: Int
+}
+
+/// A bounded pool of connections with a bounded wait. Connections are opened lazily, checked on return,
+/// and a broken one is dropped and replaced by a fresh one on a later checkout.
+public final class Pool: Sendable {
+    private struct State {
+        var idle: [Connection] = []
+        var inUse = 0
+        var waits = 0
+        var timeouts = 0
+        var closed = false
+    }
+
+    public let size: Int
+    public let acquireTimeout: Double
+    private let configuration: ConnectionConfiguration
+    private let slots: DispatchSemaphore
+    private let state = Mutex(State())
+    private let setup: @Sendable (Connection) throws -> Void
+
+    /// - Parameters:
+    ///   - acquireTimeout: seconds a caller waits for a free connection before `PostgresError.poolTimeout`.
+    ///   - setup: run once on every new connection (session settings).
+    public init(
+        _ configuration: ConnectionConfiguration, size: Int, acquireTimeout: Double = 5,
+        setup: @escaping @Sendable (Connection) throws -> Void = { _ in }
+    ) {
+        precondition(size > 0, "pool size must be positive")
+        self.size = size
+        self.acquireTimeout = acquireTimeout
+        self.configuration = configuration
+        self.slots = DispatchSemaphore(value: size)
+        self.setup = setup
+    }
+
+    public var statistics: PoolStatistics {
+        state.withLock { PoolStatistics(size: size, inUse: $0.inUse, idle: $0.idle.count, waits: $0.waits, timeouts: $0.timeouts) }
+    }
+
+    /// Borrows a connection; it must be given back with `release(_:)`.
+    public func acquire() throws -> Connection {
+        if state.withLock({ $0.closed }) { throw PostgresError.poolClosed }
+        if slots.wait(timeout: .now()) != .success {
+            state.withLock { $0.waits += 1 }
+            if slots.wait(timeout: .now() + acquireTimeout) != .success {
+                state.withLock { $0.timeouts += 1 }
+                throw PostgresError.poolTimeout(waitedSeconds: acquireTimeout)
+            }
+        }
+        let reused: Connection? = state.withLock { s in
+            s.inUse += 1
+            return s.idle.popLast()
+        }
+        if let reused, reused.isHealthy {
+            reused.freshCheckout = true
+            return reused
+        }
+        do {
+            let connection = try Connection(configuration)
+            try setup(connection)
+            return connection
+        } catch {
+            state.withLock { $0.inUse -= 1 }
+            slots.signal()
+            throw error
+        }
+    }
+
+    /// Gives a connection back. One left inside a transaction is rolled back; a broken one is dropped.
+    public func release(_ connection: Connection) {
+        if connection.isHealthy && !connection.isIdle { try? connection.run(script: "ROLLBACK") }
+        let keep = connection.isHealthy && connection.isIdle
+        state.withLock { s in
+            s.inUse -= 1
+            if keep && !s.closed { s.idle.append(connection) }
+        }
+        slots.signal()
+    }
+
+    public func withConnection<R>(_ body: (Connection) throws -> R) throws -> R {
+        let connection = try acquire()
+        defer { release(connection) }
+        return try body(connection)
+    }
+
+    /// `withConnection` plus `transaction`.
+    public func transaction<R>(
+        isolation: Connection.Isolation = .readCommitted, _ body: (Connection) throws -> R
+    ) throws -> R {
+        try withConnection { try $0.transaction(isolation: isolation, body) }
+    }
+
+    /// Refuses new checkouts and closes idle connections; busy ones close when they are released.
+    public func close() {
+        let idle = state.withLock { s -> [Connection] in
+            s.closed = true
+            defer { s.idle.removeAll() }
+            return s.idle
+        }
+        _ = idle  // dropped here: deinit closes each
+    }
+}

@@ -1,0 +1,439 @@
+#!/usr/bin/env bash
+# Bulwark throughput/latency benchmark.
+#
+# Measures, on this machine and against a throwaway PostgreSQL cluster:
+#   (a) nginx returning a static JSON body               (HTTP ceiling)
+#   (b) bulwark GET /healthz                              (our HTTP stack)
+#   (c) bulwark GET /v1/vendors/{id} with a bearer token  (auth + one DB read)
+#   (d) pgbench running the vendor SELECT alone           (DB ceiling for c)
+#   (e) pgbench running token lookup + vendor SELECT      (DB work of c)
+# and prints the ratios we hold ourselves to. See bench/README.md.
+#
+# Environment:
+#   DURATION=10s     length of each measurement (wrk syntax: 30, 30s, 2m, 1h)
+#   WARMUP=2         seconds of discarded load before each measurement (0 = none)
+#   SKIP_BUILD=1     do not run `swift build -c release`
+#   STRICT=1         exit 1 when a target is missed (default: report only)
+#   KEEP_BENCH_PG=1  keep the throwaway cluster directory after the run
+#   BULWARK_BIN=...  server binary (default: .build/release/bulwark)
+#   PG_BIN=...       PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR="$ROOT/bench"
+STATE_DIR="$ROOT/.bulwark"
+RAW_DIR="$STATE_DIR/bench-raw"
+REPORT="$STATE_DIR/bench-latest.md"
+SERVER_LOG="$STATE_DIR/bench-server.log"
+BIN=${BULWARK_BIN:-$ROOT/.build/release/bulwark}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+DB_NAME=bulwark_bench
+CONNS=32
+THREADS=2
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- arguments --
+
+to_seconds() {
+    local d=$1 n
+    case $d in
+        *h) n=${d%h}; n=$((n * 3600)) ;;
+        *m) n=${d%m}; n=$((n * 60)) ;;
+        *s) n=${d%s} ;;
+        *) n=$d ;;
+    esac
+    [[ $n =~ ^[0-9]+$ && $n -gt 0 ]] || return 1
+    echo "$n"
+}
+DUR_S=$(to_seconds "${DURATION:-10s}") || die "DURATION must look like 10, 10s, 2m or 1h (got '${DURATION:-}')"
+WARMUP=${WARMUP:-2}
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds"
+
+for tool in wrk nginx pgbench psql curl; do
+    command -v "$tool" >/dev/null || die "'$tool' is not installed"
+done
+if [[ ! -x $PG_BIN/initdb ]] && command -v pg_config >/dev/null; then
+    PG_BIN=$(pg_config --bindir)
+fi
+[[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl ]] || die "no initdb/pg_ctl in $PG_BIN (set PG_BIN)"
+
+# PostgreSQL refuses to run as root: when we are root, run it as 'postgres'.
+if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user"
+    as_pg() { runuser -u postgres -- "$@"; }
+    PG_OWNER=postgres
+else
+    as_pg() { "$@"; }
+    PG_OWNER=$(id -un)
+fi
+
+free_port() {
+    if command -v python3 >/dev/null \
+        && python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null; then
+        return 0
+    fi
+    local p i
+    for i in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ------------------------------------------------------------------ cleanup --
+
+PG_TMP="" PG_DATA="" PG_STARTED=0 SERVER_PID="" NGX_DIR=""
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    if [[ -n $NGX_DIR && -s $NGX_DIR/nginx.pid ]]; then
+        local npid
+        npid=$(cat "$NGX_DIR/nginx.pid")
+        kill -QUIT "$npid" 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 "$npid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$npid" 2>/dev/null
+    fi
+    [[ -n $NGX_DIR ]] && rm -rf "$NGX_DIR"
+    if [[ $PG_STARTED -eq 1 && -f $PG_DATA/postmaster.pid ]]; then
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null 2>&1 \
+            || log "warning: pg_ctl stop failed; see $PG_TMP/postgres.log"
+    fi
+    if [[ -n $PG_TMP ]]; then
+        [[ -f $PG_TMP/postgres.log ]] && cp "$PG_TMP/postgres.log" "$STATE_DIR/bench-postgres.log"
+        if [[ ${KEEP_BENCH_PG:-0} == 1 ]]; then
+            log "throwaway cluster kept in $PG_TMP (remove it by hand)"
+        else
+            rm -rf "$PG_TMP"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# -------------------------------------------------------------------- build --
+
+cd "$ROOT"
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    log "swift build -c release"
+    swift build -c release
+fi
+[[ -x $BIN ]] || die "no server binary at $BIN (build it, or unset SKIP_BUILD)"
+
+mkdir -p "$STATE_DIR" "$RAW_DIR"
+rm -f "$RAW_DIR"/*.txt
+
+# --------------------------------------------------------------- postgresql --
+
+mkdir -p "$STATE_DIR/bench-pg"
+PG_TMP=$(mktemp -d "$STATE_DIR/bench-pg/run.XXXXXX")
+PG_DATA="$PG_TMP/data"
+mkdir -p "$PG_TMP/socket"
+chown -R "$PG_OWNER" "$PG_TMP"
+as_pg test -w "$PG_TMP" || die "$PG_OWNER cannot write $PG_TMP (check the permissions of $STATE_DIR and its parents)"
+
+PG_PORT=$(free_port) || die "no free TCP port for PostgreSQL"
+log "initdb in $PG_TMP (owner $PG_OWNER), port $PG_PORT"
+as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C >"$PG_TMP/initdb.log" 2>&1 \
+    || { cat "$PG_TMP/initdb.log" >&2; die "initdb failed"; }
+# Default durability on purpose (fsync, synchronous_commit, full_page_writes
+# untouched): the comparison is only honest if PostgreSQL does its real work.
+cat >>"$PG_DATA/postgresql.conf" <<EOF
+
+# bench/run.sh
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_TMP/socket'
+shared_buffers = 256MB
+max_connections = 200
+EOF
+PG_STARTED=1
+as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_TMP/postgres.log" -w -t 60 start >/dev/null \
+    || { tail -n 30 "$PG_TMP/postgres.log" >&2; die "PostgreSQL did not start"; }
+
+PSQL_BASE=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+"${PSQL_BASE[@]}" -d postgres -c "CREATE DATABASE $DB_NAME"
+PSQL=("${PSQL_BASE[@]}" -d "$DB_NAME")
+
+export DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$DB_NAME"
+export BULWARK_HOME="$ROOT"
+
+# ------------------------------------------------------ schema, token, data --
+
+log "bulwark migrate"
+"$BIN" migrate
+
+log "bulwark token create"
+TOKEN_OUT=$("$BIN" token create --role admin --name bench)
+# The command should print only the token; if it ever prints more, use the
+# last non-empty line.
+TOKEN=$(printf '%s\n' "$TOKEN_OUT" | awk 'NF { t = $0 } END { print t }' | tr -d '[:space:]')
+[[ -n $TOKEN ]] || die "'bulwark token create' printed no token"
+
+log "loading 10000 vendors"
+"${PSQL[@]}" -c "INSERT INTO vendors (name, tier, status) SELECT 'Bench Vendor ' || g, (ARRAY['critical','high','medium','low'])[1 + g % 4], 'active' FROM generate_series(1, 10000) g;"
+"${PSQL[@]}" -c "ANALYZE"
+VENDOR_ID=$("${PSQL[@]}" -Atc "SELECT id FROM vendors ORDER BY name LIMIT 1")
+[[ -n $VENDOR_ID ]] || die "no vendor id"
+TOKEN_PREFIX=$("${PSQL[@]}" -Atc "SELECT prefix FROM api_tokens LIMIT 1" 2>"$RAW_DIR/prefix.err") || TOKEN_PREFIX=""
+log "vendor id $VENDOR_ID"
+
+# ------------------------------------------------------------------- server --
+
+SRV_PORT=$(free_port) || die "no free TCP port for bulwark"
+SRV="http://127.0.0.1:$SRV_PORT"
+log "bulwark serve on 127.0.0.1:$SRV_PORT (log: $SERVER_LOG)"
+BULWARK_LISTEN="127.0.0.1:$SRV_PORT" BULWARK_THREADS=16 BULWARK_DB_POOL=16 BULWARK_LOG_LEVEL=warn \
+    "$BIN" serve >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+ready=0
+for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 30 "$SERVER_LOG" >&2; die "bulwark serve exited"; }
+    if [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$SRV/healthz" || true) == 200 ]]; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+[[ $ready -eq 1 ]] || { tail -n 30 "$SERVER_LOG" >&2; die "GET /healthz did not answer 200 within 30s"; }
+
+# -------------------------------------------------------------------- nginx --
+
+NGX_DIR=$(mktemp -d "${TMPDIR:-/tmp}/bulwark-bench-nginx.XXXXXX")
+NGX_PORT=$(free_port) || die "no free TCP port for nginx"
+NGX_USER=""
+[[ $(id -u) -eq 0 ]] && NGX_USER="user root;"
+cat >"$NGX_DIR/nginx.conf" <<EOF
+$NGX_USER
+worker_processes 2;
+pid $NGX_DIR/nginx.pid;
+error_log $NGX_DIR/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $NGX_DIR/client_body;
+    proxy_temp_path $NGX_DIR/proxy;
+    fastcgi_temp_path $NGX_DIR/fastcgi;
+    uwsgi_temp_path $NGX_DIR/uwsgi;
+    scgi_temp_path $NGX_DIR/scgi;
+    default_type application/json;
+    # nginx closes a keep-alive connection after 1000 requests by default;
+    # lift that so the baseline is not slowed by reconnects.
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$NGX_PORT;
+        location / { return 200 '{"status":"ok"}'; }
+    }
+}
+EOF
+NGINX=(nginx -e "$NGX_DIR/error.log" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf")
+"${NGINX[@]}" -t -q || die "nginx config test failed"
+"${NGINX[@]}"
+ready=0
+for _ in $(seq 1 50); do
+    if [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$NGX_PORT/" || true) == 200 ]]; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+[[ $ready -eq 1 ]] || { cat "$NGX_DIR/error.log" >&2; die "nginx did not answer"; }
+log "nginx on 127.0.0.1:$NGX_PORT"
+
+# ------------------------------------------------------------- measurements --
+
+declare -A LABEL TOOLDESC RPS AVG P99 NOTE
+KEYS=()
+FAILED=0
+
+# Converts a wrk duration such as 812.34us, 1.20ms, 2.00s to milliseconds.
+AWK_MS='function ms(v,  n, u) { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000;
+    else if (u == "m") n *= 60000; else if (u == "h") n *= 3600000;
+    return sprintf("%.3f", n) }'
+
+parse_wrk() { # key file
+    local key=$1 f=$2 non2xx sockerr
+    RPS[$key]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$f")
+    AVG[$key]=$(awk "$AWK_MS"' $1 == "Latency" && NF >= 5 { print ms($2) }' "$f")
+    P99[$key]=$(awk "$AWK_MS"' $1 == "99%" { print ms($2) }' "$f")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$f")
+    sockerr=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' "$f")
+    if [[ -n $non2xx ]]; then
+        NOTE[$key]+="$non2xx non-2xx responses; "
+        FAILED=1
+    fi
+    [[ -n $sockerr ]] && NOTE[$key]+="socket errors: $sockerr; "
+    if [[ -z ${RPS[$key]} ]]; then
+        NOTE[$key]+="could not parse wrk output; "
+        FAILED=1
+    fi
+    return 0
+}
+
+parse_pgbench() { # key file
+    local key=$1 f=$2 failed
+    RPS[$key]=$(awk '/^tps = .*without initial connection time/ { printf "%.0f", $3 }' "$f")
+    AVG[$key]=$(awk '/^latency average = / { printf "%.3f", $4 }' "$f")
+    P99[$key]=""
+    failed=$(awk '/^number of failed transactions:/ { print $5 }' "$f")
+    if [[ -n $failed && $failed != 0 ]]; then
+        NOTE[$key]+="$failed failed transactions; "
+        FAILED=1
+    fi
+    if [[ -z ${RPS[$key]} ]]; then
+        NOTE[$key]+="could not parse pgbench output; "
+        FAILED=1
+    fi
+    return 0
+}
+
+bench_wrk() { # key label url [wrk options...]
+    local key=$1 label=$2 url=$3 out="$RAW_DIR/$1.txt"
+    shift 3
+    KEYS+=("$key")
+    LABEL[$key]=$label
+    TOOLDESC[$key]="wrk -t$THREADS -c$CONNS"
+    log "measuring: $label (${DUR_S}s)"
+    if ((WARMUP > 0)); then
+        wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
+    fi
+    if ! wrk -t"$THREADS" -c"$CONNS" -d"${DUR_S}s" --latency "$@" "$url" >"$out" 2>&1; then
+        NOTE[$key]+="wrk failed (see $out); "
+        FAILED=1
+        return 0
+    fi
+    parse_wrk "$key" "$out"
+}
+
+bench_pgbench() { # key label script [pgbench options...]
+    local key=$1 label=$2 script=$3 out="$RAW_DIR/$1.txt"
+    shift 3
+    KEYS+=("$key")
+    LABEL[$key]=$label
+    TOOLDESC[$key]="pgbench -c$CONNS -j$THREADS"
+    log "measuring: $label (${DUR_S}s)"
+    # Sanity check: every statement must return exactly one row. pgbench does
+    # not look at results, so a WHERE that matches nothing would otherwise
+    # benchmark an empty lookup. \gset makes pgbench fail on 0 or >1 rows.
+    local check="$RAW_DIR/$key.check.sql"
+    sed -E '/^[[:space:]]*--/!s/;[[:space:]]*$/ \\gset chk_/' "$script" >"$check"
+    if ! pgbench -n -M prepared -c 1 -t 1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -f "$check" "$@" "$DB_NAME" \
+        >"$RAW_DIR/$key.check.txt" 2>&1; then
+        NOTE[$key]+="a statement errored or did not return exactly one row (see $RAW_DIR/$key.check.txt); "
+        FAILED=1
+        return 0
+    fi
+    local cmd=(pgbench -n -M prepared -c "$CONNS" -j "$THREADS" -h 127.0.0.1 -p "$PG_PORT" -U postgres
+        -f "$script" "$@")
+    if ((WARMUP > 0)); then
+        "${cmd[@]}" -T "$WARMUP" "$DB_NAME" >/dev/null 2>&1 || true
+    fi
+    if ! "${cmd[@]}" -T "$DUR_S" "$DB_NAME" >"$out" 2>&1; then
+        NOTE[$key]+="pgbench failed (see $out); "
+        FAILED=1
+        return 0
+    fi
+    parse_pgbench "$key" "$out"
+}
+
+AUTH_HEADER="Authorization: Bearer $TOKEN"
+code=$(curl -s -o "$RAW_DIR/vendor-probe.txt" -w '%{http_code}' -H "$AUTH_HEADER" "$SRV/v1/vendors/$VENDOR_ID" || true)
+if [[ $code != 200 ]]; then
+    log "warning: GET /v1/vendors/$VENDOR_ID answered $code before the run: $(head -c 300 "$RAW_DIR/vendor-probe.txt")"
+fi
+
+bench_wrk nginx "nginx GET / (static)" "http://127.0.0.1:$NGX_PORT/"
+bench_wrk healthz "bulwark GET /healthz" "$SRV/healthz"
+bench_wrk vendor "bulwark GET /v1/vendors/{id} (bearer)" "$SRV/v1/vendors/$VENDOR_ID" -H "$AUTH_HEADER"
+bench_pgbench pg_single "pgbench vendor_by_id.sql" "$BENCH_DIR/vendor_by_id.sql" -D "id=$VENDOR_ID"
+if [[ -n $TOKEN_PREFIX ]]; then
+    bench_pgbench pg_auth "pgbench auth_and_vendor.sql" "$BENCH_DIR/auth_and_vendor.sql" \
+        -D "id=$VENDOR_ID" -D "prefix=$TOKEN_PREFIX"
+else
+    KEYS+=(pg_auth)
+    LABEL[pg_auth]="pgbench auth_and_vendor.sql"
+    TOOLDESC[pg_auth]="pgbench -c$CONNS -j$THREADS"
+    NOTE[pg_auth]="skipped: no token prefix ($(head -c 200 "$RAW_DIR/prefix.err" | tr '\n' ' ')); "
+    FAILED=1
+fi
+
+# ------------------------------------------------------------------- report --
+
+ratio() { # numerator denominator
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+verdict() { # value op threshold   (op: ge | lt)
+    awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+        if (v == "n/a" || v == "") { print "n/a"; exit }
+        ok = (op == "ge") ? (v + 0 >= t + 0) : (v + 0 < t + 0)
+        print ok ? "PASS" : "MISS" }'
+}
+
+R_HEALTH=$(ratio "${RPS[healthz]:-}" "${RPS[nginx]:-}")
+R_VENDOR=$(ratio "${RPS[vendor]:-}" "${RPS[pg_single]:-}")
+R_AUTH=$(ratio "${RPS[vendor]:-}" "${RPS[pg_auth]:-}")
+P99_VENDOR=${P99[vendor]:-}
+[[ -n $P99_VENDOR ]] || P99_VENDOR="n/a"
+V_HEALTH=$(verdict "$R_HEALTH" ge 0.6)
+V_VENDOR=$(verdict "$R_VENDOR" ge 0.5)
+V_P99=$(verdict "$P99_VENDOR" lt 10)
+
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] && COMMIT+="+dirty"
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+HOST_DESC="$(nproc) CPUs${CPU:+ ($CPU)}, PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }')"
+
+{
+    echo "# Bulwark benchmark"
+    echo
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- Commit: $COMMIT"
+    echo "- Host: $HOST_DESC"
+    echo "- Each measurement: ${DUR_S}s after ${WARMUP}s warm-up, $CONNS connections, $THREADS client threads;" \
+        "server: BULWARK_THREADS=16, BULWARK_DB_POOL=16; 10000 vendors; default PostgreSQL durability"
+    echo
+    echo "| Measurement | Tool | Req/s (tps) | Avg latency ms | p99 ms | Notes |"
+    echo "|---|---|---:|---:|---:|---|"
+    for k in "${KEYS[@]}"; do
+        note=${NOTE[$k]:-}
+        note=${note%; }
+        printf '| %s | %s | %s | %s | %s | %s |\n' "${LABEL[$k]}" "${TOOLDESC[$k]}" \
+            "${RPS[$k]:-n/a}" "${AVG[$k]:-n/a}" "${P99[$k]:--}" "$note"
+    done
+    echo
+    echo "| Ratio | Value | Target | Result |"
+    echo "|---|---:|---:|---|"
+    echo "| healthz / nginx | $R_HEALTH | ≥ 0.60 | $V_HEALTH |"
+    echo "| vendor by id / pgbench single select | $R_VENDOR | ≥ 0.50 | $V_VENDOR |"
+    echo "| vendor by id / pgbench auth + select | $R_AUTH | (info) | - |"
+    echo "| vendor by id p99 (ms) | $P99_VENDOR | < 10 | $V_P99 |"
+} >"$REPORT"
+
+echo
+cat "$REPORT"
+echo
+log "report written to $REPORT; raw tool output in $RAW_DIR"
+
+if [[ $FAILED -ne 0 ]]; then
+    log "some measurements failed or saw errors (see Notes above)"
+    exit 1
+fi
+if [[ ${STRICT:-0} == 1 ]] && [[ $V_HEALTH == MISS || $V_VENDOR == MISS || $V_P99 == MISS ]]; then
+    log "STRICT=1 and a target was missed"
+    exit 1
+fi

@@ -1,0 +1,12 @@
+-- pgbench script: the database-side work of GET /v1/vendors/{id}.
+--
+-- KEEP IN SYNC: this SELECT must stay identical (columns, their order, and the
+-- WHERE clause) to the one VendorStore uses to load a vendor by id. If the
+-- store's query changes, change this file too, or the ratio that bench/run.sh
+-- prints (vendor route / pgbench single select) compares unlike things.
+--
+-- :id is supplied by bench/run.sh with `pgbench -D id=<uuid>`. Run it only with
+-- -M prepared (or -M extended): pgbench then sends :id as a bind parameter ($1)
+-- and PostgreSQL infers its type (uuid) from the column. With -M simple the
+-- value would be pasted in unquoted and the statement would not parse.
+SELECT id, name, legal_name, website, country, services, tier, status, owner_user_id, contacts, tags, contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew, version, created_at, updated_at, deleted_at FROM vendors WHERE id = :id;
