@@ -10,6 +10,9 @@ public final class Context: @unchecked Sendable {
     var matchedHandler: Handler?
     var routeError: APIError?
 
+    /// True when a route matched both path and method (false for 404 and 405).
+    public var hasMatchedRoute: Bool { matchedHandler != nil }
+
     public init(startedAt: UInt64 = monotonicNanoseconds()) { self.startedAt = startedAt }
 
     /// Typed storage for what middleware learns (the authenticated user, a borrowed connection …).

@@ -90,6 +90,7 @@ public final class Connection: @unchecked Sendable {
             PQfinish(conn)
             throw PostgresError.connectionFailure(message: message)
         }
+        PQsetNoticeProcessor(conn, ignoreNotice, nil)
         return conn
     }
 
@@ -251,3 +252,6 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeP
     let pointers = copies.map { $0.map { UnsafePointer($0) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
+
+/// Server notices ("relation already exists, skipping") are not errors; libpq would print them to stderr.
+private func ignoreNotice(_ arg: UnsafeMutableRawPointer?, _ message: UnsafePointer<CChar>?) {}

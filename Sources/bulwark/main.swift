@@ -1,1 +1,4 @@
-print("bulwark")
+import Bulwark
+import Glibc
+
+exit(CLI.run(Array(CommandLine.arguments.dropFirst())))

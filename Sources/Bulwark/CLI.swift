@@ -1,0 +1,181 @@
+import Foundation
+import Glibc
+import HTTPServer
+import Postgres
+
+/// The `bulwark` command line. Output for people goes to standard error; standard output carries only what
+/// a script would capture (the token from `token create`).
+public enum CLI {
+    public static let usage = """
+        Usage: bulwark <command> [options]
+
+        Commands:
+          serve                         Serve the API (migrations must be current; see `migrate`).
+          migrate                       Apply pending schema migrations, then exit.
+          token create --role ROLE --name NAME [--email EMAIL] [--vendor-id UUID] [--expires-in-days N]
+                                        Create an API token for the user with EMAIL (created if missing;
+                                        default NAME@bulwark.invalid) and print only the token.
+          seed                          Add the demo vendor if it is missing (idempotent).
+          help, --help                  Show this text.
+
+        Configuration comes from the environment: DATABASE_URL (required), BULWARK_LISTEN (127.0.0.1:8080),
+        BULWARK_THREADS (16), BULWARK_DB_POOL (= threads), BULWARK_MAX_BODY_BYTES (1048576),
+        BULWARK_LOG_LEVEL (info), BULWARK_HOME (folder holding schema/ and openapi/).
+
+        Exit codes: 0 success, 1 failure while running, 2 bad usage or configuration.
+        """
+
+    struct UsageError: Error, CustomStringConvertible { let description: String }
+
+    /// Runs a command and returns the process exit code.
+    public static func run(_ arguments: [String]) -> Int32 {
+        guard let command = arguments.first else {
+            err(usage)
+            return 2
+        }
+        do {
+            switch command {
+            case "help", "--help", "-h":
+                print(usage)
+                return 0
+            case "serve": return try serve()
+            case "migrate": return try migrate()
+            case "seed": return try seed()
+            case "token":
+                guard arguments.count >= 2, arguments[1] == "create" else {
+                    throw UsageError(description: "unknown command `token \(arguments.dropFirst().first ?? "")`; try `token create`")
+                }
+                return try createToken(Array(arguments.dropFirst(2)))
+            default:
+                throw UsageError(description: "unknown command `\(command)`")
+            }
+        } catch let e as UsageError {
+            err("bulwark: \(e.description)\n\n\(usage)")
+            return 2
+        } catch let e as Config.ConfigError {
+            err("bulwark: configuration: \(e.description)")
+            return 2
+        } catch {
+            err("bulwark: \(error)")
+            return 1
+        }
+    }
+
+    static func err(_ s: String) {
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
+
+    static func connect(_ config: Config) throws -> Connection {
+        try Connection(ConnectionConfiguration(url: config.databaseURL))
+    }
+
+    static func migrate() throws -> Int32 {
+        let config = try Config.fromEnvironment()
+        let migrator = try Migrator(directory: config.home + "/schema")
+        let db = try connect(config)
+        let applied = try migrator.migrate(db) { m in err("applying migration \(m.version) \(m.name) …") }
+        err(applied.isEmpty ? "schema is current (\(migrator.migrations.count) migrations)" : "applied \(applied.count) migration(s)")
+        return 0
+    }
+
+    static func seed() throws -> Int32 {
+        let config = try Config.fromEnvironment()
+        let db = try connect(config)
+        let inserted = try Seed.demo(db)
+        err(inserted ? "added the demo vendor" : "the demo vendor is already there")
+        return 0
+    }
+
+    static func createToken(_ args: [String]) throws -> Int32 {
+        var options: [String: String] = [:]
+        var i = 0
+        while i < args.count {
+            let key = args[i]
+            guard key.hasPrefix("--"), i + 1 < args.count else { throw UsageError(description: "expected --option VALUE, got `\(key)`") }
+            options[String(key.dropFirst(2))] = args[i + 1]
+            i += 2
+        }
+        let known: Set<String> = ["role", "name", "email", "vendor-id", "expires-in-days"]
+        if let unknown = options.keys.first(where: { !known.contains($0) }) {
+            throw UsageError(description: "unknown option --\(unknown)")
+        }
+        guard let roleText = options["role"], let role = Role(rawValue: roleText) else {
+            throw UsageError(
+                description: "--role is required: one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let name = options["name"], !name.isEmpty, name.count <= 200 else {
+            throw UsageError(description: "--name is required (1 to 200 characters)")
+        }
+        var vendorID: UUID?
+        if let v = options["vendor-id"] {
+            guard let id = UUID(uuidString: v) else { throw UsageError(description: "--vendor-id must be a UUID") }
+            vendorID = id
+        }
+        if role == .vendor && vendorID == nil { throw UsageError(description: "--vendor-id is required for role vendor") }
+        if role != .vendor && vendorID != nil { throw UsageError(description: "--vendor-id is only for role vendor") }
+        var expires: Date?
+        if let d = options["expires-in-days"] {
+            guard let days = Int(d), (1...3650).contains(days) else {
+                throw UsageError(description: "--expires-in-days must be a whole number from 1 to 3650")
+            }
+            expires = Date().addingTimeInterval(Double(days) * 86_400)
+        }
+        let slug = name.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+        let email = options["email"] ?? "\(slug)@bulwark.invalid"
+        guard Validate.email(email) else { throw UsageError(description: "--email is not an email address") }
+        let config = try Config.fromEnvironment()
+        let db = try connect(config)
+        let secret = try db.transaction { tx -> TokenSecret in
+            let user = try UserStore().findOrCreate(tx, email: email, name: name, role: role, vendorID: vendorID)
+            let (tokenID, secret) = try TokenStore().create(tx, userID: user, name: name, expiresAt: expires)
+            try AuditLog.record(
+                tx, Actor(userID: nil, role: "cli", requestID: nil, clientAddress: nil), action: "token.created",
+                resourceType: "api_token", resourceID: tokenID.uuidString.lowercased(),
+                changes: .object([("user_id", .uuid(user)), ("name", .string(name)), ("role", .string(role.rawValue))]))
+            return secret
+        }
+        print(secret.text)
+        return 0
+    }
+
+    static func serve() throws -> Int32 {
+        let config = try Config.fromEnvironment()
+        // Block the stop signals before any thread starts, so every thread inherits the mask and only
+        // the main thread's sigwait receives them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let app = try App(config: config)
+        let server = try app.serve()
+        fflush(nil)
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        app.logger.info("stopping", [("signal", .int(Int(received))), ("in_flight", .int(server.inFlight))])
+        server.shutdown(drainSeconds: config.drainSeconds)
+        app.pool.close()
+        app.logger.info("stopped")
+        return 0
+    }
+}
+
+/// Demo data for `make run`.
+public enum Seed {
+    /// Adds the demo vendor unless a vendor of that name exists; true when it added it.
+    public static func demo(_ db: Connection) throws -> Bool {
+        let n = try db.execute(
+            """
+            INSERT INTO vendors (name, legal_name, website, country, services, tier, status, contacts, tags, \
+            contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew) \
+            SELECT 'Acme Cloud Payments (demo)', 'Acme Cloud Payments Ltd.', 'https://acme-payments.example', 'GB', \
+            ARRAY['card processing', 'payouts'], 'critical', 'active', \
+            '[{"name": "Dana Reyes", "email": "dana.reyes@acme-payments.example", "role": "CISO", "primary": true}]'::jsonb, \
+            ARRAY['payments', 'demo'], DATE '2025-01-01', DATE '2027-01-01', 90, true \
+            WHERE NOT EXISTS (SELECT 1 FROM vendors WHERE lower(name) = lower('Acme Cloud Payments (demo)'))
+            """)
+        return n > 0
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import HTTPServer
+import Postgres
+
+/// `/v1/vendors`: create, list, read, update (merge patch), soft delete.
+struct VendorRoutes {
+    let store = VendorStore()
+
+    func register(_ router: inout Router) {
+        router.add("GET", "/v1/vendors") { request, context in try list(request, context) }
+        router.add("POST", "/v1/vendors") { request, context in try create(request, context) }
+        router.add("GET", "/v1/vendors/{id}") { request, context in try get(request, context) }
+        router.add("PATCH", "/v1/vendors/{id}") { request, context in try update(request, context) }
+        router.add("DELETE", "/v1/vendors/{id}") { request, context in try delete(request, context) }
+    }
+
+    func list(_ request: Request, _ context: Context) throws -> Response {
+        let principal = try context.principal()
+        let q = QueryReader(request)
+        q.rejectUnknown(["limit", "cursor", "tier", "status", "q", "tag", "include_deleted"])
+        var filter = VendorFilter()
+        filter.tier = q.enumeration("tier", Tier.self)
+        filter.status = q.enumeration("status", VendorStatus.self)
+        filter.nameContains = q.string("q")
+        filter.tag = q.string("tag", maxLength: 64)
+        filter.includeDeleted = q.bool("include_deleted") ?? false
+        let limit = q.limit()
+        let cursor = q.cursor()
+        try q.throwIfInvalid()
+        let page = try store.list(
+            try context.db(), scope: VendorScope(principal), filter: filter, limit: limit, after: cursor)
+        return .json(200, .object([("items", .array(page.items.map(\.json))), ("next_cursor", .string(page.nextCursor))]))
+    }
+
+    func create(_ request: Request, _ context: Context) throws -> Response {
+        let principal = try context.principal()
+        let fields = try VendorInput.create(try JSONBody.object(request))
+        let vendor = try store.create(try context.db(), fields, actor: Actor(principal, request, context))
+        return .json(
+            201, vendor.json,
+            headers: [("Location", "/v1/vendors/\(vendor.id.uuidString.lowercased())"), ("ETag", vendor.etag)])
+    }
+
+    func get(_ request: Request, _ context: Context) throws -> Response {
+        let principal = try context.principal()
+        let id = try request.uuidParameter()
+        guard let vendor = try store.get(try context.db(), id: id, scope: VendorScope(principal)) else {
+            throw APIError.notFound()
+        }
+        return .json(200, vendor.json, headers: [("ETag", vendor.etag)])
+    }
+
+    func update(_ request: Request, _ context: Context) throws -> Response {
+        let principal = try context.principal()
+        let id = try request.uuidParameter()
+        let body = try JSONBody.object(request, extraMediaTypes: ["application/merge-patch+json"])
+        let vendor = try store.update(
+            try context.db(), id: id, scope: VendorScope(principal), ifMatch: request.header("if-match"),
+            actor: Actor(principal, request, context)
+        ) { current in try VendorInput.patch(body, onto: current) }
+        return .json(200, vendor.json, headers: [("ETag", vendor.etag)])
+    }
+
+    func delete(_ request: Request, _ context: Context) throws -> Response {
+        let principal = try context.principal()
+        let id = try request.uuidParameter()
+        try store.delete(
+            try context.db(), id: id, scope: VendorScope(principal), ifMatch: request.header("if-match"),
+            actor: Actor(principal, request, context))
+        return .noContent()
+    }
+}

@@ -1,0 +1,219 @@
+import Crypto
+import Foundation
+import HTTPServer
+import Postgres
+
+/// A page of a list, with the cursor for the next one.
+public struct Page<T> {
+    public var items: [T]
+    public var nextCursor: String?
+}
+
+public struct VendorFilter: Sendable {
+    public var tier: Tier?
+    public var status: VendorStatus?
+    public var nameContains: String?
+    public var tag: String?
+    public var includeDeleted = false
+}
+
+/// Vendors' SQL. Every read takes the caller's scope: a vendor user sees only its own vendor.
+public struct VendorStore: Sendable {
+    public init() {}
+
+    // Keep bench/vendor_by_id.sql identical to the load-by-id statement this makes.
+    static let columns: SQL = """
+        id, name, legal_name, website, country, services, tier, status, owner_user_id, contacts, tags, \
+        contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew, version, created_at, \
+        updated_at, deleted_at
+        """
+
+    static func scoped(_ scope: VendorScope) -> SQL {
+        switch scope {
+        case .all: return "TRUE"
+        case .vendor(let id): return "id = \(id)"
+        }
+    }
+
+    public func get(_ db: Connection, id: UUID, scope: VendorScope, forUpdate: Bool = false) throws -> Vendor? {
+        let lock: SQL = forUpdate ? " FOR UPDATE" : ""
+        guard
+            let row = try db.query(
+                "SELECT \(VendorStore.columns) FROM vendors WHERE id = \(id) AND \(VendorStore.scoped(scope))\(lock)"
+            ).first
+        else { return nil }
+        return try decode(row)
+    }
+
+    public func list(_ db: Connection, scope: VendorScope, filter: VendorFilter, limit: Int, after cursor: PageCursor?)
+        throws -> Page<Vendor>
+    {
+        var conditions: [SQL] = [VendorStore.scoped(scope)]
+        if !filter.includeDeleted { conditions.append("deleted_at IS NULL") }
+        if let tier = filter.tier { conditions.append("tier = \(tier.rawValue)") }
+        if let status = filter.status { conditions.append("status = \(status.rawValue)") }
+        if let tag = filter.tag { conditions.append("\(tag)::text = ANY (tags)") }
+        if let q = filter.nameContains {
+            conditions.append("name ILIKE '%' || \(PageCursor.escapeLike(q)) || '%'")
+        }
+        if let cursor { conditions.append("(created_at, id) > (\(cursor.createdAt), \(cursor.id))") }
+        let rows = try db.query(
+            """
+            SELECT \(VendorStore.columns) FROM vendors WHERE \(SQL.joined(conditions, separator: " AND ")) \
+            ORDER BY created_at, id LIMIT \(limit + 1)
+            """
+        ).rows
+        var items = try rows.map(decode)
+        var next: String?
+        if items.count > limit {
+            items.removeLast()
+            if let last = items.last { next = PageCursor(createdAt: last.createdAt, id: last.id).encoded }
+        }
+        return Page(items: items, nextCursor: next)
+    }
+
+    public func create(_ db: Connection, _ f: VendorFields, actor: Actor) throws -> Vendor {
+        try db.transaction { tx in
+            let row = try tx.query(
+                """
+                INSERT INTO vendors (name, legal_name, website, country, services, tier, status, owner_user_id, contacts, \
+                tags, contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew) \
+                VALUES (\(f.name), \(f.legalName), \(f.website), \(f.country), \(f.services), \(f.tier.rawValue), \
+                \(f.status.rawValue), \(f.ownerUserID), \(contactsJSON(f.contacts)), \(f.tags), \(f.contract.startDate), \
+                \(f.contract.renewalDate), \(f.contract.noticeDays), \(f.contract.autoRenew)) \
+                RETURNING \(VendorStore.columns)
+                """
+            ).first
+            guard let row else { throw APIError.internal() }
+            let vendor = try decode(row)
+            try AuditLog.record(
+                tx, actor, action: "vendor.created", resourceType: "vendor", resourceID: vendor.id.uuidString.lowercased(),
+                changes: .object([("after", .object(f.auditJSON))]))
+            return vendor
+        }
+    }
+
+    /// Applies `change` to the current vendor under a row lock; `ifMatch` must name the current ETag if given.
+    public func update(
+        _ db: Connection, id: UUID, scope: VendorScope, ifMatch: String?, actor: Actor,
+        change: (VendorFields) throws -> VendorFields
+    ) throws -> Vendor {
+        try db.transaction { tx in
+            guard let current = try get(tx, id: id, scope: scope, forUpdate: true) else { throw APIError.notFound() }
+            try checkPrecondition(ifMatch, current)
+            if current.deletedAt != nil { throw APIError.conflict("The vendor was deleted; it can no longer change.") }
+            let f = try change(current.fields)
+            if f == current.fields { return current }
+            let row = try tx.query(
+                """
+                UPDATE vendors SET name = \(f.name), legal_name = \(f.legalName), website = \(f.website), \
+                country = \(f.country), services = \(f.services), tier = \(f.tier.rawValue), status = \(f.status.rawValue), \
+                owner_user_id = \(f.ownerUserID), contacts = \(contactsJSON(f.contacts)), tags = \(f.tags), \
+                contract_start_date = \(f.contract.startDate), contract_renewal_date = \(f.contract.renewalDate), \
+                contract_notice_days = \(f.contract.noticeDays), contract_auto_renew = \(f.contract.autoRenew), \
+                version = version + 1, updated_at = now() WHERE id = \(id) RETURNING \(VendorStore.columns)
+                """
+            ).first
+            guard let row else { throw APIError.notFound() }
+            let updated = try decode(row)
+            try AuditLog.record(
+                tx, actor, action: "vendor.updated", resourceType: "vendor", resourceID: id.uuidString.lowercased(),
+                changes: AuditLog.diff(before: current.fields.auditJSON, after: f.auditJSON))
+            return updated
+        }
+    }
+
+    /// Soft delete: the vendor is offboarded and marked deleted; its history stays.
+    public func delete(_ db: Connection, id: UUID, scope: VendorScope, ifMatch: String?, actor: Actor) throws {
+        try db.transaction { tx in
+            guard let current = try get(tx, id: id, scope: scope, forUpdate: true) else { throw APIError.notFound() }
+            try checkPrecondition(ifMatch, current)
+            if current.deletedAt != nil { throw APIError.conflict("The vendor is already deleted.") }
+            try tx.execute(
+                """
+                UPDATE vendors SET status = 'offboarded', deleted_at = now(), updated_at = now(), version = version + 1 \
+                WHERE id = \(id)
+                """)
+            try AuditLog.record(
+                tx, actor, action: "vendor.deleted", resourceType: "vendor", resourceID: id.uuidString.lowercased(),
+                changes: .object([("status", .object([("before", .string(current.fields.status.rawValue)), ("after", .string("offboarded"))]))]))
+        }
+    }
+
+    func checkPrecondition(_ ifMatch: String?, _ current: Vendor) throws {
+        guard let ifMatch else { return }
+        let tags = ifMatch.split(separator: ",").map {
+            var t = $0.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("W/") { t.removeFirst(2) }
+            return t
+        }
+        if tags.contains("*") || tags.contains(current.etag) { return }
+        throw APIError.preconditionFailed("If-Match \(ifMatch) does not match the current ETag \(current.etag).")
+    }
+
+    func contactsJSON(_ contacts: [Contact]) -> JSONB { JSONB(utf8: JSON.array(contacts.map(\.json)).bytes) }
+
+    func decode(_ row: Row) throws -> Vendor {
+        let contactsDoc: JSONB = try row.decode("contacts")
+        var contacts: [Contact] = []
+        if case .array(let items) = (try? JSONBody.decoder.decode(JSON.self, from: Data(contactsDoc.utf8))) ?? .null {
+            for case .object(let pairs) in items {
+                let get = { (k: String) -> JSON? in pairs.first { $0.0 == k }?.1 }
+                guard case .string(let name)? = get("name"), case .string(let email)? = get("email") else { continue }
+                var role: String?
+                if case .string(let r)? = get("role") { role = r }
+                var primary = false
+                if case .bool(let p)? = get("primary") { primary = p }
+                contacts.append(Contact(name: name, email: email, role: role, primary: primary))
+            }
+        }
+        guard let tier = Tier(rawValue: try row.decode("tier")), let status = VendorStatus(rawValue: try row.decode("status"))
+        else { throw PostgresError.decoding(column: "tier", message: "unknown tier or status") }
+        let fields = VendorFields(
+            name: try row.decode("name"), legalName: try row.decode("legal_name"), website: try row.decode("website"),
+            country: try row.decode("country"), services: try row.decode("services"), tier: tier, status: status,
+            ownerUserID: try row.decode("owner_user_id"), contacts: contacts, tags: try row.decode("tags"),
+            contract: Contract(
+                startDate: try row.decode("contract_start_date"), renewalDate: try row.decode("contract_renewal_date"),
+                noticeDays: try row.decode("contract_notice_days"), autoRenew: try row.decode("contract_auto_renew")))
+        return Vendor(
+            id: try row.decode("id"), fields: fields, version: try row.decode("version"),
+            createdAt: try row.decode("created_at"), updatedAt: try row.decode("updated_at"),
+            deletedAt: try row.decode("deleted_at"))
+    }
+}
+
+/// An opaque keyset cursor: the last row's (created_at, id), URL-safe base64.
+public struct PageCursor: Sendable {
+    public let createdAt: Date
+    public let id: UUID
+
+    public var encoded: String {
+        let micros = Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded())
+        return Encoding.base64URL(Array("\(micros)|\(id.uuidString.lowercased())".utf8))
+    }
+
+    public init(createdAt: Date, id: UUID) {
+        self.createdAt = createdAt
+        self.id = id
+    }
+
+    public init?(encoded: String) {
+        guard encoded.utf8.count <= 200, let bytes = Encoding.base64URLDecode(encoded) else { return nil }
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: "|")
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+            return nil
+        }
+        self.init(createdAt: Date(timeIntervalSince1970: Double(micros) / 1_000_000), id: id)
+    }
+
+    /// Escapes LIKE's wildcards so a search for "50%" means the text "50%".
+    static func escapeLike(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if c == "\\" || c == "%" || c == "_" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make run`: build, start a local PostgreSQL unless DATABASE_URL is set, migrate, seed the demo, print a
+# token and serve in the foreground.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+echo "building (release) …" >&2
+swift build -c release --product bulwark >&2
+bin="$root/.build/release/bulwark"
+if [ -z "${DATABASE_URL:-}" ]; then
+    base=$(scripts/local-postgres.sh bulwark)
+    export DATABASE_URL="$base/bulwark"
+fi
+export BULWARK_HOME="$root"
+"$bin" migrate
+"$bin" seed
+token=$("$bin" token create --role admin --name "make-run admin")
+listen=${BULWARK_LISTEN:-127.0.0.1:8080}
+cat >&2 <<MSG
+
+  Bulwark is starting on http://$listen
+  Admin token (shown once): $token
+
+  Try:  curl -H "Authorization: Bearer $token" http://$listen/v1/vendors
+
+MSG
+exec "$bin" serve

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make test`: a PostgreSQL for the tests (a private one unless BULWARK_TEST_DATABASE_URL is set), the
+# Swift test suite against it, then the format lint.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if [ -z "${BULWARK_TEST_DATABASE_URL:-}" ]; then
+    base=$(scripts/local-postgres.sh bulwark_test)
+    export BULWARK_TEST_DATABASE_URL="$base/bulwark_test"
+    export BULWARK_TEST_ADMIN_URL="$base/postgres"
+fi
+export BULWARK_HOME="$root"
+swift build --build-tests >&2
+swift test --skip-build --parallel --num-workers 4 "$@"
+echo "swift format lint …" >&2
+swift format lint --strict --recursive Sources Tests Package.swift
