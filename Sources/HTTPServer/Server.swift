@@ -48,6 +48,7 @@ final class ServerState: Sendable {
 final class RequestState {
     var body: [UInt8] = []
     var tooLarge = false
+    var discarded = 0
     let startedAt = monotonicNanoseconds()
 }
 
@@ -162,8 +163,11 @@ private func accessHandler(
         }
         uploadDataSize.pointee = 0
         if request.tooLarge {
-            // A chunked body that grew past the limit: answer now; libmicrohttpd closes the connection after.
-            return respond(server, connection, request, url, method)
+            // A body without Content-Length that grew past the limit. libmicrohttpd cannot answer in the middle
+            // of a body, so the rest is discarded and the 413 comes at its end; a client that keeps sending far
+            // beyond the limit is cut off instead.
+            request.discarded += size
+            if request.discarded > 16 * server.maxBodyBytes { return .NO }
         }
         return .YES
     }

@@ -1,0 +1,201 @@
+import Bulwark
+import Foundation
+import Glibc
+import HTTPServer
+import Postgres
+import Synchronization
+import Testing
+
+@Suite struct PlatformTests {
+    @Test func operationsEndpoints() throws {
+        let c = Harness.anonymous()
+        let health = try c.get("/healthz")
+        #expect(health.status == 200)
+        #expect(health.json["status"] as? String == "ok")
+        let ready = try c.get("/readyz")
+        #expect(ready.status == 200, "\(ready.text)")
+        #expect(ready.json["migrations"] as? String == "current")
+        _ = try c.get("/v1/vendors")
+        let metrics = try c.get("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.text.contains("bulwark_http_requests_total{method=\"GET\",route=\"/v1/vendors\",status=\"401\"}"))
+        #expect(metrics.text.contains("bulwark_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}"))
+        #expect(metrics.text.contains("bulwark_db_pool_in_use"))
+        #expect(metrics.text.contains("bulwark_db_pool_waits_total"))
+        let spec = try c.get("/openapi.yaml")
+        #expect(spec.status == 200)
+        #expect(spec.text.hasPrefix("openapi: 3.1"))
+    }
+
+    @Test func requestIDIsEchoedOrGenerated() throws {
+        let c = Harness.anonymous()
+        #expect(try c.get("/healthz", headers: [("X-Request-Id", "trace-123")]).header("x-request-id") == "trace-123")
+        let generated = try c.get("/healthz", headers: [("X-Request-Id", String(repeating: "x", count: 300))])
+        #expect(generated.header("x-request-id")?.count == 32)
+        let problem = try c.get("/nope", headers: [("X-Request-Id", "trace-404")])
+        #expect(problem.json["request_id"] as? String == "trace-404")
+    }
+
+    @Test func authenticationFailuresAre401() throws {
+        let anonymous = Harness.anonymous()
+        let none = try anonymous.get("/v1/vendors")
+        #expect(none.status == 401)
+        #expect(none.header("www-authenticate") == "Bearer")
+        #expect(none.header("content-type") == "application/problem+json")
+        for header in [
+            "Bearer nonsense", "Basic dXNlcjpwYXNz", "Bearer bwk_" + String(repeating: "A", count: 43), "Bearer",
+            "Bearer bwk_" + String(repeating: "é", count: 43),
+        ] {
+            #expect(try anonymous.get("/v1/vendors", headers: [("Authorization", header)]).status == 401, "\(header)")
+        }
+        // A real token's prefix with a wrong secret.
+        let admin = try Harness.client(role: .admin)
+        let forged = String(admin.token!.prefix(16)) + String(repeating: "x", count: 31)
+        #expect(try anonymous.get("/v1/vendors", headers: [("Authorization", "Bearer \(forged)")]).status == 401)
+    }
+
+    @Test func revokedExpiredAndDeactivatedTokensAre401() throws {
+        let db = try Harness.connection()
+        let admin = try Harness.client(role: .admin)
+        #expect(try admin.get("/v1/vendors?limit=1").status == 200)
+        let prefix = String(admin.token!.dropFirst(4).prefix(12))
+        try db.execute("UPDATE api_tokens SET revoked_at = now() WHERE prefix = \(prefix)")
+        #expect(try admin.get("/v1/vendors?limit=1").status == 401)
+
+        let expiring = try Harness.client(role: .procurement)
+        try db.execute("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE prefix = \(String(expiring.token!.dropFirst(4).prefix(12)))")
+        #expect(try expiring.get("/v1/vendors?limit=1").status == 401)
+
+        let deactivated = try Harness.client(role: .auditor)
+        try db.execute(
+            "UPDATE users SET active = false WHERE id = (SELECT user_id FROM api_tokens WHERE prefix = \(String(deactivated.token!.dropFirst(4).prefix(12))))")
+        #expect(try deactivated.get("/v1/vendors?limit=1").status == 401)
+    }
+
+    @Test func malformedBodiesAre400And415() throws {
+        let admin = try Harness.client(role: .admin)
+        for raw in ["{", "{\"name\": }", "[1, 2]", "\"text\"", "", "{\"name\": \"a\"} trailing"] {
+            let r = try admin.request("POST", "/v1/vendors", raw: raw)
+            #expect(r.status == 400, "\(raw) → \(r.status)")
+            #expect(r.json["type"] as? String == "urn:bulwark:problem:malformed-body")
+        }
+        let form = try admin.request("POST", "/v1/vendors", raw: "name=x", contentType: "application/x-www-form-urlencoded")
+        #expect(form.status == 415)
+        let latin1 = try admin.request("POST", "/v1/vendors", raw: "{}", contentType: "application/json; charset=iso-8859-1")
+        #expect(latin1.status == 415)
+        let utf8 = try admin.request("POST", "/v1/vendors", raw: "{}", contentType: "application/json; charset=utf-8")
+        #expect(utf8.status == 422)
+    }
+
+    @Test func unknownRouteIs404AndWrongMethodIs405() throws {
+        let c = Harness.anonymous()
+        let missing = try c.get("/v1/nothing-here")
+        #expect(missing.status == 404)
+        #expect(missing.header("content-type") == "application/problem+json")
+        #expect(try c.get("/v1/vendors/").status == 404)
+        #expect(try c.request("PUT", "/healthz").header("allow") == "GET")
+        #expect(try c.request("PUT", "/v1/vendors").status == 401, "authentication comes first on /v1")
+        let admin = try Harness.client(role: .auditor)
+        let wrong = try admin.request("PUT", "/v1/vendors")
+        #expect(wrong.status == 405)
+        #expect(wrong.header("allow") == "GET, POST")
+        let wrongItem = try admin.request("POST", "/v1/vendors/\(UUID().uuidString)")
+        #expect(wrongItem.status == 405)
+        #expect(Set((wrongItem.header("allow") ?? "").components(separatedBy: ", ")) == ["GET", "PATCH", "DELETE"])
+    }
+
+    @Test func oversizedBodiesAre413BeforeBeingRead() throws {
+        let running = try Harness.start { $0.maxBodyBytes = 4096 }
+        let admin = try Harness.client(role: .admin, on: running)
+        // Announced by Content-Length: answered without sending the body at all.
+        let connection = try HTTPConnection(port: running.port)
+        try connection.send(
+            "POST /v1/vendors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin.token!)\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+        )
+        let early = try connection.readResponse()
+        #expect(early.status == 413)
+        #expect(early.json["type"] as? String == "urn:bulwark:problem:payload-too-large")
+        // Chunked, growing past the limit.
+        let chunked = try HTTPConnection(port: running.port)
+        try chunked.send(
+            "POST /v1/vendors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin.token!)\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        let chunk = String(repeating: "a", count: 3000)
+        try? chunked.send("\(String(chunk.count, radix: 16))\r\n\(chunk)\r\n")
+        try? chunked.send("\(String(chunk.count, radix: 16))\r\n\(chunk)\r\n")
+        try? chunked.send("0\r\n\r\n")
+        #expect(try chunked.readResponse().status == 413)
+        // Just under the limit is read and validated.
+        let fits = try admin.request("POST", "/v1/vendors", raw: "{\"name\": \"\(String(repeating: "n", count: 3000))\"}")
+        #expect(fits.status == 422)
+    }
+
+    @Test func wrongTypesAre422() throws {
+        let admin = try Harness.client(role: .admin)
+        let r = try admin.post("/v1/vendors", ["name": ["nested"], "tier": true, "tags": "one", "contract": [1]])
+        #expect(r.status == 422)
+        #expect(Set(r.errorFields) == ["name", "tier", "tags", "contract"])
+    }
+
+    @Test func anExhaustedPoolIs503WithRetryAfterNotAHang() throws {
+        let running = try Harness.start {
+            $0.databasePoolSize = 1
+            $0.databaseWaitSeconds = 0.2
+        }
+        let admin = try Harness.client(role: .admin, on: running)
+        let held = try running.app.pool.acquire()
+        let started = Date()
+        let r = try admin.get("/v1/vendors")
+        #expect(r.status == 503)
+        #expect(r.header("retry-after") == "1")
+        #expect(Date().timeIntervalSince(started) < 5)
+        running.app.pool.release(held)
+        #expect(try admin.get("/v1/vendors?limit=1").status == 200)
+        #expect(running.app.pool.statistics.timeouts == 1)
+    }
+
+    @Test func anUnreachableDatabaseIs503() throws {
+        let running = try Harness.start { $0.databaseURL = "postgresql://postgres@127.0.0.1:1/none" }
+        let c = Client(port: running.port, token: "bwk_" + String(repeating: "A", count: 43))
+        let r = try c.get("/v1/vendors")
+        #expect(r.status == 503)
+        #expect(r.header("retry-after") != nil)
+        #expect(!r.text.contains("127.0.0.1:1"), "no database text reaches a client")
+        let ready = try c.get("/readyz")
+        #expect(ready.status == 503)
+        #expect(try c.get("/healthz").status == 200)
+    }
+
+    @Test func aHundredConcurrentClientsLeaveTheServerUp() throws {
+        let admin = try Harness.client(role: .admin)
+        let failures = Atomic<Int>(0)
+        let done = DispatchGroup()
+        for i in 0..<100 {
+            done.enter()
+            Thread {
+                defer { done.leave() }
+                for j in 0..<10 {
+                    let ok: Bool
+                    switch (i + j) % 3 {
+                    case 0: ok = (try? admin.get("/healthz").status) == 200
+                    case 1: ok = (try? admin.get("/v1/vendors?limit=5").status) == 200
+                    default: ok = (try? admin.request("POST", "/v1/vendors", raw: "{").status) == 400
+                    }
+                    if !ok { failures.add(1, ordering: .relaxed) }
+                }
+            }.start()
+        }
+        #expect(done.wait(timeout: .now() + 120) == .success)
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(try admin.get("/healthz").status == 200)
+    }
+
+    @Test func keepAliveServesManyRequestsOnOneConnection() throws {
+        let admin = try Harness.client(role: .admin)
+        let connection = try HTTPConnection(port: Harness.shared.port)
+        for _ in 0..<20 {
+            let r = try connection.request("GET", "/v1/vendors?limit=1", headers: [("Authorization", "Bearer \(admin.token!)")])
+            #expect(r.status == 200)
+        }
+    }
+}

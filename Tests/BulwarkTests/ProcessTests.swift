@@ -1,0 +1,126 @@
+import Bulwark
+import Foundation
+import Glibc
+import Testing
+
+/// Drives the real `bulwark` executable as a separate process.
+@Suite struct ProcessTests {
+    static func executable() throws -> String {
+        let root = Harness.home
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bulwark").path,
+            root + "/.build/debug/bulwark",
+            root + "/.build/x86_64-unknown-linux-gnu/debug/bulwark",
+            root + "/.build/aarch64-unknown-linux-gnu/debug/bulwark",
+        ]
+        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "build the bulwark executable first")
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+                _ = bind(fd, p, len)
+                return getsockname(fd, p, &len)
+            }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try executable())
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = Harness.databaseURL
+        env["BULWARK_HOME"] = Harness.home
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func sigtermDrainsInFlightRequestsThenExits() throws {
+        _ = try Harness.connection()
+        let port = ProcessTests.freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try ProcessTests.executable())
+        p.arguments = ["serve"]
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = Harness.databaseURL
+        env["BULWARK_HOME"] = Harness.home
+        env["BULWARK_LISTEN"] = "127.0.0.1:\(port)"
+        env["BULWARK_LOG_LEVEL"] = "warn"
+        p.environment = env
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+
+        var up = false
+        for _ in 0..<100 where !up {
+            up = (try? Client(port: port).get("/healthz").status) == 200
+            if !up { usleep(50_000) }
+        }
+        #expect(up)
+        let admin = try Harness.client(role: .admin)
+        let body = Array("{\"name\": \"\(Harness.uniqueName("Drain"))\", \"tier\": \"low\"}".utf8)
+        let connection = try HTTPConnection(port: port)
+        try connection.send(
+            "POST /v1/vendors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin.token!)\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        )
+        try connection.send(Array(body[0..<10]))
+        usleep(200_000)
+        kill(p.processIdentifier, SIGTERM)
+        usleep(300_000)
+        #expect(p.isRunning, "still running while a request is in flight")
+        #expect((try? Client(port: port).get("/healthz")) == nil, "no longer accepting connections")
+        try connection.send(Array(body[10...]))
+        let response = try connection.readResponse()
+        #expect(response.status == 201)
+        let deadline = Date().addingTimeInterval(10)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!p.isRunning)
+        #expect(p.terminationStatus == 0)
+    }
+
+    @Test func tokenCreatePrintsOnlyTheToken() throws {
+        let (code, out, _) = try ProcessTests.run(["token", "create", "--role", "auditor", "--name", "cli \(UUID().uuidString.prefix(8))"])
+        #expect(code == 0)
+        let token = out.trimmingCharacters(in: .newlines)
+        #expect(!token.contains("\n"))
+        #expect(token.hasPrefix("bwk_") && token.count == 47)
+        let r = try Client(port: Harness.shared.port, token: token).get("/v1/vendors?limit=1")
+        #expect(r.status == 200)
+    }
+
+    @Test func badUsageAndConfigurationExitWith2() throws {
+        #expect(try ProcessTests.run(["frobnicate"]).0 == 2)
+        #expect(try ProcessTests.run(["token", "create", "--role", "emperor", "--name", "x"]).0 == 2)
+        #expect(try ProcessTests.run(["token", "create", "--role", "vendor", "--name", "x"]).0 == 2)
+        let (code, _, err) = try ProcessTests.run(["serve"], environment: ["BULWARK_THREADS": "lots"])
+        #expect(code == 2)
+        #expect(err.contains("BULWARK_THREADS"))
+        #expect(try ProcessTests.run(["serve"], environment: ["BULWARK_LISTEN": "nowhere"]).0 == 2)
+        #expect(try ProcessTests.run(["migrate"], environment: ["DATABASE_URL": ""]).0 == 2)
+        let help = try ProcessTests.run(["--help"])
+        #expect(help.0 == 0 && help.1.contains("token create"))
+    }
+
+    @Test func migrateTwiceIsANoOp() throws {
+        _ = try Harness.connection()
+        let (code, _, err) = try ProcessTests.run(["migrate"])
+        #expect(code == 0)
+        #expect(err.contains("schema is current"))
+    }
+}
