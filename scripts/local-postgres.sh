@@ -11,8 +11,19 @@ bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 as_pg=()
 if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
 
-mkdir -p "$dir"
-if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; chmod 700 "$dir"; fi
+if [ "$(id -u)" -eq 0 ]; then
+    # The postgres user must be able to reach the cluster's folder; a checkout under /root is not reachable,
+    # so the cluster then lives in a folder of its own under /var/tmp, named after the checkout.
+    mkdir -p "$root/.bulwark"
+    if ! runuser -u postgres -- test -x "$root/.bulwark"; then
+        dir="/var/tmp/bulwark-pg-$(printf '%s' "$root" | sha1sum | cut -c1-10)"
+    fi
+    mkdir -p "$dir"
+    chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+else
+    mkdir -p "$dir"
+fi
 
 if [ ! -f "$dir/data/PG_VERSION" ]; then
     echo "initializing a PostgreSQL cluster in $dir/data" >&2

@@ -20,7 +20,8 @@ public final class App: Sendable {
             ConnectionConfiguration(url: config.databaseURL), size: config.databasePoolSize,
             acquireTimeout: config.databaseWaitSeconds)
         migrator = try Migrator(directory: config.home + "/schema")
-        let openAPI = FileManager.default.contents(atPath: config.home + "/openapi/openapi.yaml").map { Array($0) } ?? []
+        let openAPI =
+            FileManager.default.contents(atPath: config.home + "/openapi/openapi.yaml").map { Array($0) } ?? []
         var router = Router()
         OperationsRoutes(pool: pool, metrics: metrics, migrator: migrator, openAPI: openAPI).register(&router)
         VendorRoutes().register(&router)

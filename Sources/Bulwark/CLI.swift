@@ -43,7 +43,8 @@ public enum CLI {
             case "seed": return try seed()
             case "token":
                 guard arguments.count >= 2, arguments[1] == "create" else {
-                    throw UsageError(description: "unknown command `token \(arguments.dropFirst().first ?? "")`; try `token create`")
+                    throw UsageError(
+                        description: "unknown command `token \(arguments.dropFirst().first ?? "")`; try `token create`")
                 }
                 return try createToken(Array(arguments.dropFirst(2)))
             default:
@@ -74,7 +75,10 @@ public enum CLI {
         let migrator = try Migrator(directory: config.home + "/schema")
         let db = try connect(config)
         let applied = try migrator.migrate(db) { m in err("applying migration \(m.version) \(m.name) …") }
-        err(applied.isEmpty ? "schema is current (\(migrator.migrations.count) migrations)" : "applied \(applied.count) migration(s)")
+        err(
+            applied.isEmpty
+                ? "schema is current (\(migrator.migrations.count) migrations)"
+                : "applied \(applied.count) migration(s)")
         return 0
     }
 
@@ -91,7 +95,9 @@ public enum CLI {
         var i = 0
         while i < args.count {
             let key = args[i]
-            guard key.hasPrefix("--"), i + 1 < args.count else { throw UsageError(description: "expected --option VALUE, got `\(key)`") }
+            guard key.hasPrefix("--"), i + 1 < args.count else {
+                throw UsageError(description: "expected --option VALUE, got `\(key)`")
+            }
             options[String(key.dropFirst(2))] = args[i + 1]
             i += 2
         }
@@ -111,7 +117,9 @@ public enum CLI {
             guard let id = UUID(uuidString: v) else { throw UsageError(description: "--vendor-id must be a UUID") }
             vendorID = id
         }
-        if role == .vendor && vendorID == nil { throw UsageError(description: "--vendor-id is required for role vendor") }
+        if role == .vendor && vendorID == nil {
+            throw UsageError(description: "--vendor-id is required for role vendor")
+        }
         if role != .vendor && vendorID != nil { throw UsageError(description: "--vendor-id is only for role vendor") }
         var expires: Date?
         if let d = options["expires-in-days"] {

@@ -46,7 +46,9 @@ public struct Config: Sendable {
             guard let raw = env[name], !raw.isEmpty else { return fallback }
             guard let value = Int(raw), range.contains(value) else {
                 throw ConfigError(
-                    description: "\(name)=\(raw) is not valid: expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+                    description:
+                        "\(name)=\(raw) is not valid: expected a whole number from \(range.lowerBound) to \(range.upperBound)"
+                )
             }
             return value
         }
@@ -57,7 +59,8 @@ public struct Config: Sendable {
         var level = LogLevel.info
         if let raw = env["BULWARK_LOG_LEVEL"], !raw.isEmpty {
             guard let parsed = LogLevel(name: raw) else {
-                throw ConfigError(description: "BULWARK_LOG_LEVEL=\(raw) is not valid: expected debug, info, warn or error")
+                throw ConfigError(
+                    description: "BULWARK_LOG_LEVEL=\(raw) is not valid: expected debug, info, warn or error")
             }
             level = parsed
         }

@@ -55,7 +55,8 @@ public func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
     key.withUnsafeBytes { k in
         message.withUnsafeBytes { m in
             out.withUnsafeMutableBufferPointer { o in
-                _ = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                _ = HMAC(
+                    EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self),
                     m.count, o.baseAddress, &length)
             }
         }
@@ -76,13 +77,16 @@ public func secureRandomBytes(_ count: Int) -> [UInt8] {
 public func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
     if a.isEmpty { return true }
-    return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in CRYPTO_memcmp(pa.baseAddress, pb.baseAddress, a.count) == 0 } }
+    return a.withUnsafeBytes { pa in
+        b.withUnsafeBytes { pb in CRYPTO_memcmp(pa.baseAddress, pb.baseAddress, a.count) == 0 }
+    }
 }
 
 /// Hex and URL-safe base64 (RFC 4648 §5, no padding) encodings.
 public enum Encoding {
     private static let hexDigits = Array("0123456789abcdef".utf8)
-    private static let base64URLAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let base64URLAlphabet = Array(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     public static func hex(_ bytes: [UInt8]) -> String {
         var out = [UInt8]()

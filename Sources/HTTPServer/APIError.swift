@@ -70,7 +70,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public static func validation(_ errors: [FieldError], detail: String? = nil) -> APIError {
         APIError(
             status: 422, slug: "validation", title: "Validation failed",
-            detail: detail ?? (errors.count == 1 ? "\(errors[0].field): \(errors[0].message)" : "\(errors.count) fields are invalid."),
+            detail: detail
+                ?? (errors.count == 1
+                    ? "\(errors[0].field): \(errors[0].message)" : "\(errors.count) fields are invalid."),
             errors: errors)
     }
     public static func unavailable(_ detail: String, retryAfter: Int = 1) -> APIError {

@@ -15,7 +15,8 @@ public enum Middlewares {
     /// One JSON line per request: method, route, status, duration, request id. `observe` also hears each
     /// request (for metrics) with the route template (or "unmatched") and the duration in seconds.
     public static func accessLog(
-        _ logger: Logger, observe: @escaping @Sendable (_ method: String, _ route: String, _ status: Int, _ seconds: Double) -> Void
+        _ logger: Logger,
+        observe: @escaping @Sendable (_ method: String, _ route: String, _ status: Int, _ seconds: Double) -> Void
     ) -> Middleware {
         { request, context, next in
             let response = try next(request, context)

@@ -51,7 +51,8 @@ public struct Router: Sendable {
 
     public mutating func add(_ method: String, _ template: String, _ handler: @escaping Handler) {
         let segments: [Segment] = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
-            $0.hasPrefix("{") && $0.hasSuffix("}") ? .parameter(String($0.dropFirst().dropLast())) : .literal(String($0))
+            $0.hasPrefix("{") && $0.hasSuffix("}")
+                ? .parameter(String($0.dropFirst().dropLast())) : .literal(String($0))
         }
         precondition(
             !routes.contains { $0.method == method && $0.template == template }, "route \(method) \(template) twice")

@@ -177,7 +177,9 @@ public final class Connection: @unchecked Sendable {
             guard let bytes = b.bytes else { return nil }
             let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
             bytes.withUnsafeBytes { src in
-                if let base = src.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: bytes.count) }
+                if let base = src.baseAddress {
+                    UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: bytes.count)
+                }
             }
             p[bytes.count] = 0
             return p

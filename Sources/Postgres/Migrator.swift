@@ -89,7 +89,8 @@ public struct Migrator: Sendable {
 
     /// Compares the database with the files without changing anything.
     public func status(_ c: Connection) throws -> MigrationStatus {
-        let exists: Bool = try c.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").first?
+        let exists: Bool =
+            try c.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").first?
             .decode("present") ?? false
         let done = exists ? try applied(c) : [:]
         var status = MigrationStatus(pending: [], changed: [])

@@ -47,7 +47,9 @@ public final class Pool: Sendable {
     }
 
     public var statistics: PoolStatistics {
-        state.withLock { PoolStatistics(size: size, inUse: $0.inUse, idle: $0.idle.count, waits: $0.waits, timeouts: $0.timeouts) }
+        state.withLock {
+            PoolStatistics(size: size, inUse: $0.inUse, idle: $0.idle.count, waits: $0.waits, timeouts: $0.timeouts)
+        }
     }
 
     /// Borrows a connection; it must be given back with `release(_:)`.

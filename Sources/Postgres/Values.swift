@@ -102,7 +102,9 @@ extension String: PostgresEncodable, PostgresDecodable {
 
 extension Int: PostgresEncodable, PostgresDecodable {
     public static var postgresOID: UInt32 { OID.int8 }
-    public var postgresBind: PostgresBind { PostgresBind(oid: OID.int8, bytes: bigEndianBytes(Int64(self)), binary: true) }
+    public var postgresBind: PostgresBind {
+        PostgresBind(oid: OID.int8, bytes: bigEndianBytes(Int64(self)), binary: true)
+    }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer, oid: UInt32, column: String) throws -> Int {
         switch oid {
@@ -166,7 +168,8 @@ extension UUID: PostgresEncodable, PostgresDecodable {
         try expectLength(bytes, 16, column, "uuid")
         let b = Array(bytes)
         return UUID(
-            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+        )
     }
 }
 
@@ -343,7 +346,9 @@ func decodeArray<T>(
     var out: [T] = []
     out.reserveCapacity(count)
     for _ in 0..<count {
-        guard offset + 4 <= bytes.count else { throw PostgresError.decoding(column: column, message: "truncated array") }
+        guard offset + 4 <= bytes.count else {
+            throw PostgresError.decoding(column: column, message: "truncated array")
+        }
         let length = Int(readBigEndian(bytes, at: offset) as Int32)
         offset += 4
         guard length >= 0 else { throw PostgresError.decoding(column: column, message: "NULL array element") }
@@ -379,7 +384,8 @@ public struct UUIDArray: Sendable, PostgresEncodable {
     public var postgresBind: PostgresBind {
         PostgresBind(
             oid: OID.uuidArray,
-            bytes: encodeArray(elementOID: OID.uuid, elements: values.map { $0.postgresBind.bytes ?? [] }), binary: true)
+            bytes: encodeArray(elementOID: OID.uuid, elements: values.map { $0.postgresBind.bytes ?? [] }), binary: true
+        )
     }
 }
 

@@ -8,7 +8,8 @@ import Synchronization
 enum Harness {
     static let databaseURL: String = {
         let env = ProcessInfo.processInfo.environment
-        return env["BULWARK_TEST_DATABASE_URL"] ?? env["DATABASE_URL"] ?? "postgresql://postgres@127.0.0.1:5432/bulwark_test"
+        return env["BULWARK_TEST_DATABASE_URL"] ?? env["DATABASE_URL"]
+            ?? "postgresql://postgres@127.0.0.1:5432/bulwark_test"
     }()
 
     static let home: String = {
@@ -33,7 +34,8 @@ enum Harness {
     }
 
     static func config(_ adjust: (inout Config) -> Void = { _ in }) -> Config {
-        var c = Config(databaseURL: databaseURL, listenPort: 0, threads: 8, databasePoolSize: 8, logLevel: .warn, home: home)
+        var c = Config(
+            databaseURL: databaseURL, listenPort: 0, threads: 8, databasePoolSize: 8, logLevel: .warn, home: home)
         adjust(&c)
         return c
     }
@@ -59,13 +61,23 @@ enum Harness {
         return Running(app: app, server: try app.serve())
     }
 
-    /// One server shared by the tests that need nothing special.
-    static let shared: Running = {
-        do { return try start() } catch { preconditionFailure("cannot start the test server: \(error)") }
-    }()
+    private static let sharedServer = Mutex<Running?>(nil)
+
+    /// One server shared by the tests that need nothing special (started on first use).
+    static var shared: Running {
+        get throws {
+            try sharedServer.withLock { running in
+                if let running { return running }
+                let started = try start()
+                running = started
+                return started
+            }
+        }
+    }
 
     /// A user with a fresh token; returns a client that sends it.
-    static func client(role: Role, vendorID: UUID? = nil, on running: Running = shared) throws -> Client {
+    static func client(role: Role, vendorID: UUID? = nil, on server: Running? = nil) throws -> Client {
+        let running = try server ?? shared
         let db = try connection()
         let unique = UUID().uuidString.lowercased()
         let user = try UserStore().findOrCreate(
@@ -75,7 +87,9 @@ enum Harness {
         return Client(port: running.port, token: secret.text)
     }
 
-    static func anonymous(on running: Running = shared) -> Client { Client(port: running.port, token: nil) }
+    static func anonymous(on server: Running? = nil) throws -> Client {
+        Client(port: try (server ?? shared).port, token: nil)
+    }
 
     static func uniqueName(_ base: String = "Vendor") -> String { "\(base) \(UUID().uuidString.prefix(13))" }
 }

@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct PlatformTests {
     @Test func operationsEndpoints() throws {
-        let c = Harness.anonymous()
+        let c = try Harness.anonymous()
         let health = try c.get("/healthz")
         #expect(health.status == 200)
         #expect(health.json["status"] as? String == "ok")
@@ -18,7 +18,8 @@ import Testing
         _ = try c.get("/v1/vendors")
         let metrics = try c.get("/metrics")
         #expect(metrics.status == 200)
-        #expect(metrics.text.contains("bulwark_http_requests_total{method=\"GET\",route=\"/v1/vendors\",status=\"401\"}"))
+        #expect(
+            metrics.text.contains("bulwark_http_requests_total{method=\"GET\",route=\"/v1/vendors\",status=\"401\"}"))
         #expect(metrics.text.contains("bulwark_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}"))
         #expect(metrics.text.contains("bulwark_db_pool_in_use"))
         #expect(metrics.text.contains("bulwark_db_pool_waits_total"))
@@ -28,7 +29,7 @@ import Testing
     }
 
     @Test func requestIDIsEchoedOrGenerated() throws {
-        let c = Harness.anonymous()
+        let c = try Harness.anonymous()
         #expect(try c.get("/healthz", headers: [("X-Request-Id", "trace-123")]).header("x-request-id") == "trace-123")
         let generated = try c.get("/healthz", headers: [("X-Request-Id", String(repeating: "x", count: 300))])
         #expect(generated.header("x-request-id")?.count == 32)
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func authenticationFailuresAre401() throws {
-        let anonymous = Harness.anonymous()
+        let anonymous = try Harness.anonymous()
         let none = try anonymous.get("/v1/vendors")
         #expect(none.status == 401)
         #expect(none.header("www-authenticate") == "Bearer")
@@ -63,12 +64,15 @@ import Testing
         #expect(try admin.get("/v1/vendors?limit=1").status == 401)
 
         let expiring = try Harness.client(role: .procurement)
-        try db.execute("UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE prefix = \(String(expiring.token!.dropFirst(4).prefix(12)))")
+        try db.execute(
+            "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE prefix = \(String(expiring.token!.dropFirst(4).prefix(12)))"
+        )
         #expect(try expiring.get("/v1/vendors?limit=1").status == 401)
 
         let deactivated = try Harness.client(role: .auditor)
         try db.execute(
-            "UPDATE users SET active = false WHERE id = (SELECT user_id FROM api_tokens WHERE prefix = \(String(deactivated.token!.dropFirst(4).prefix(12))))")
+            "UPDATE users SET active = false WHERE id = (SELECT user_id FROM api_tokens WHERE prefix = \(String(deactivated.token!.dropFirst(4).prefix(12))))"
+        )
         #expect(try deactivated.get("/v1/vendors?limit=1").status == 401)
     }
 
@@ -79,16 +83,18 @@ import Testing
             #expect(r.status == 400, "\(raw) → \(r.status)")
             #expect(r.json["type"] as? String == "urn:bulwark:problem:malformed-body")
         }
-        let form = try admin.request("POST", "/v1/vendors", raw: "name=x", contentType: "application/x-www-form-urlencoded")
+        let form = try admin.request(
+            "POST", "/v1/vendors", raw: "name=x", contentType: "application/x-www-form-urlencoded")
         #expect(form.status == 415)
-        let latin1 = try admin.request("POST", "/v1/vendors", raw: "{}", contentType: "application/json; charset=iso-8859-1")
+        let latin1 = try admin.request(
+            "POST", "/v1/vendors", raw: "{}", contentType: "application/json; charset=iso-8859-1")
         #expect(latin1.status == 415)
         let utf8 = try admin.request("POST", "/v1/vendors", raw: "{}", contentType: "application/json; charset=utf-8")
         #expect(utf8.status == 422)
     }
 
     @Test func unknownRouteIs404AndWrongMethodIs405() throws {
-        let c = Harness.anonymous()
+        let c = try Harness.anonymous()
         let missing = try c.get("/v1/nothing-here")
         #expect(missing.status == 404)
         #expect(missing.header("content-type") == "application/problem+json")
@@ -126,7 +132,8 @@ import Testing
         try? chunked.send("0\r\n\r\n")
         #expect(try chunked.readResponse().status == 413)
         // Just under the limit is read and validated.
-        let fits = try admin.request("POST", "/v1/vendors", raw: "{\"name\": \"\(String(repeating: "n", count: 3000))\"}")
+        let fits = try admin.request(
+            "POST", "/v1/vendors", raw: "{\"name\": \"\(String(repeating: "n", count: 3000))\"}")
         #expect(fits.status == 422)
     }
 
@@ -192,9 +199,10 @@ import Testing
 
     @Test func keepAliveServesManyRequestsOnOneConnection() throws {
         let admin = try Harness.client(role: .admin)
-        let connection = try HTTPConnection(port: Harness.shared.port)
+        let connection = try HTTPConnection(port: try Harness.shared.port)
         for _ in 0..<20 {
-            let r = try connection.request("GET", "/v1/vendors?limit=1", headers: [("Authorization", "Bearer \(admin.token!)")])
+            let r = try connection.request(
+                "GET", "/v1/vendors?limit=1", headers: [("Authorization", "Bearer \(admin.token!)")])
             #expect(r.status == 200)
         }
     }

@@ -8,12 +8,14 @@ import Testing
     static func executable() throws -> String {
         let root = Harness.home
         let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bulwark").path,
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("bulwark")
+                .path,
             root + "/.build/debug/bulwark",
             root + "/.build/x86_64-unknown-linux-gnu/debug/bulwark",
             root + "/.build/aarch64-unknown-linux-gnu/debug/bulwark",
         ]
-        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "build the bulwark executable first")
+        return try #require(
+            candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "build the bulwark executable first")
     }
 
     static func freePort() -> Int {
@@ -95,12 +97,14 @@ import Testing
     }
 
     @Test func tokenCreatePrintsOnlyTheToken() throws {
-        let (code, out, _) = try ProcessTests.run(["token", "create", "--role", "auditor", "--name", "cli \(UUID().uuidString.prefix(8))"])
+        let (code, out, _) = try ProcessTests.run([
+            "token", "create", "--role", "auditor", "--name", "cli \(UUID().uuidString.prefix(8))",
+        ])
         #expect(code == 0)
         let token = out.trimmingCharacters(in: .newlines)
         #expect(!token.contains("\n"))
         #expect(token.hasPrefix("bwk_") && token.count == 47)
-        let r = try Client(port: Harness.shared.port, token: token).get("/v1/vendors?limit=1")
+        let r = try Client(port: try Harness.shared.port, token: token).get("/v1/vendors?limit=1")
         #expect(r.status == 200)
     }
 

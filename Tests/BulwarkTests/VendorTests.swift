@@ -20,11 +20,14 @@ import Testing
         let r = try admin.post(
             "/v1/vendors",
             [
-                "name": "  \(name)  ", "legal_name": "Initech LLC", "website": "https://initech.example", "country": "us",
+                "name": "  \(name)  ", "legal_name": "Initech LLC", "website": "https://initech.example",
+                "country": "us",
                 "services": ["payroll"], "tier": "critical", "status": "active",
                 "contacts": [["name": "Bill", "email": "bill@initech.example", "role": "CTO", "primary": true]],
                 "tags": ["hr", "hr", "payroll"],
-                "contract": ["start_date": "2026-01-01", "renewal_date": "2027-01-01", "notice_days": 60, "auto_renew": true],
+                "contract": [
+                    "start_date": "2026-01-01", "renewal_date": "2027-01-01", "notice_days": 60, "auto_renew": true,
+                ],
             ])
         #expect(r.status == 201)
         let v = r.json
@@ -49,7 +52,8 @@ import Testing
 
         // The change is in the audit trail, in the same database.
         let db = try Harness.connection()
-        let audit = try db.query("SELECT action FROM audit_events WHERE resource_type = 'vendor' AND resource_id = \(id)")
+        let audit = try db.query(
+            "SELECT action FROM audit_events WHERE resource_type = 'vendor' AND resource_id = \(id)")
         #expect(try audit.rows.map { try $0.decode("action", as: String.self) } == ["vendor.created"])
     }
 
@@ -174,7 +178,8 @@ import Testing
         #expect(text.status == 415)
 
         let audit = try Harness.connection().query(
-            "SELECT changes FROM audit_events WHERE resource_id = \(id) AND action = 'vendor.updated' ORDER BY id LIMIT 1")
+            "SELECT changes FROM audit_events WHERE resource_id = \(id) AND action = 'vendor.updated' ORDER BY id LIMIT 1"
+        )
         let changes = try audit.first!.decode("changes", as: String.self)
         #expect(changes.contains("\"tier\""))
         #expect(changes.contains("\"before\""))
@@ -192,7 +197,8 @@ import Testing
         #expect(try admin.delete("/v1/vendors/\(id)").status == 409)
         #expect(try admin.patch("/v1/vendors/\(id)", ["tier": "low"]).status == 409)
         // Hidden from the list unless asked for; its name is free again.
-        let tagless = try admin.get("/v1/vendors?q=\((v["name"] as! String).replacingOccurrences(of: " ", with: "%20"))")
+        let tagless = try admin.get(
+            "/v1/vendors?q=\((v["name"] as! String).replacingOccurrences(of: " ", with: "%20"))")
         #expect((tagless.json["items"] as! [Any]).isEmpty)
         #expect(try admin.post("/v1/vendors", ["name": v["name"]!, "tier": "low"]).status == 201)
     }
@@ -219,7 +225,10 @@ import Testing
         // LIKE wildcards are literal.
         #expect((try admin.get("/v1/vendors?q=%25%25%25&tag=\(tag)").json["items"] as! [Any]).isEmpty)
 
-        for bad in ["limit=0", "limit=201", "limit=ten", "cursor=nonsense", "tier=huge", "status=x", "include_deleted=maybe", "teir=low"] {
+        for bad in [
+            "limit=0", "limit=201", "limit=ten", "cursor=nonsense", "tier=huge", "status=x", "include_deleted=maybe",
+            "teir=low",
+        ] {
             let r = try admin.get("/v1/vendors?\(bad)")
             #expect(r.status == 422, "\(bad)")
             #expect(r.errorFields == [String(bad.split(separator: "=")[0])], "\(bad): \(r.text)")

@@ -25,7 +25,9 @@ public enum VendorScope: Sendable {
     case vendor(UUID)
 
     init(_ principal: Principal) {
-        if principal.role == .vendor, let v = principal.vendorID { self = .vendor(v) } else if principal.role == .vendor {
+        if principal.role == .vendor, let v = principal.vendorID {
+            self = .vendor(v)
+        } else if principal.role == .vendor {
             self = .vendor(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))  // sees nothing
         } else {
             self = .all

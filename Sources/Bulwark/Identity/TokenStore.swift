@@ -53,7 +53,8 @@ public struct UserStore: Sendable {
     public init() {}
 
     /// The user with this email, created with the given name and role when there is none.
-    public func findOrCreate(_ db: Connection, email: String, name: String, role: Role, vendorID: UUID?) throws -> UUID {
+    public func findOrCreate(_ db: Connection, email: String, name: String, role: Role, vendorID: UUID?) throws -> UUID
+    {
         if let existing = try db.query("SELECT id FROM users WHERE lower(email) = lower(\(email))").first {
             return try existing.decode("id")
         }

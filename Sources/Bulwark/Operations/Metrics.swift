@@ -41,8 +41,11 @@ public final class Metrics: Sendable {
         let snapshot = state.withLock { $0 }
         var out = "# HELP bulwark_http_requests_total Requests answered, by method, route and status.\n"
         out += "# TYPE bulwark_http_requests_total counter\n"
-        for (key, n) in snapshot.requests.sorted(by: { ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status) }) {
-            out += "bulwark_http_requests_total{method=\"\(key.method)\",route=\"\(escape(key.route))\",status=\"\(key.status)\"} \(n)\n"
+        for (key, n) in snapshot.requests.sorted(by: {
+            ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status)
+        }) {
+            out +=
+                "bulwark_http_requests_total{method=\"\(key.method)\",route=\"\(escape(key.route))\",status=\"\(key.status)\"} \(n)\n"
         }
         out += "# HELP bulwark_http_request_duration_seconds Time to answer a request, by route.\n"
         out += "# TYPE bulwark_http_request_duration_seconds histogram\n"
@@ -50,7 +53,8 @@ public final class Metrics: Sendable {
             var cumulative = 0
             for (i, bound) in Metrics.buckets.enumerated() {
                 cumulative += h.counts[i]
-                out += "bulwark_http_request_duration_seconds_bucket{route=\"\(escape(route))\",le=\"\(bound)\"} \(cumulative)\n"
+                out +=
+                    "bulwark_http_request_duration_seconds_bucket{route=\"\(escape(route))\",le=\"\(bound)\"} \(cumulative)\n"
             }
             out += "bulwark_http_request_duration_seconds_bucket{route=\"\(escape(route))\",le=\"+Inf\"} \(h.count)\n"
             out += "bulwark_http_request_duration_seconds_sum{route=\"\(escape(route))\"} \(h.sum)\n"
@@ -62,7 +66,8 @@ public final class Metrics: Sendable {
         out += "bulwark_db_pool_in_use \(pool.inUse)\n"
         out += "# HELP bulwark_db_pool_idle Open connections waiting in the pool.\n# TYPE bulwark_db_pool_idle gauge\n"
         out += "bulwark_db_pool_idle \(pool.idle)\n"
-        out += "# HELP bulwark_db_pool_waits_total Checkouts that had to wait.\n# TYPE bulwark_db_pool_waits_total counter\n"
+        out +=
+            "# HELP bulwark_db_pool_waits_total Checkouts that had to wait.\n# TYPE bulwark_db_pool_waits_total counter\n"
         out += "bulwark_db_pool_waits_total \(pool.waits)\n"
         out += "# HELP bulwark_db_pool_timeouts_total Checkouts that gave up waiting.\n"
         out += "# TYPE bulwark_db_pool_timeouts_total counter\n"

@@ -17,7 +17,9 @@ struct OperationsRoutes {
         router.add("GET", "/metrics") { _, _ in
             .text(200, metrics.render(pool: pool.statistics), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.add("GET", "/openapi.yaml") { _, _ in Response(status: 200, contentType: "application/yaml", bytes: openAPI) }
+        router.add("GET", "/openapi.yaml") { _, _ in
+            Response(status: 200, contentType: "application/yaml", bytes: openAPI)
+        }
     }
 
     func ready(_ context: Context) throws -> Response {

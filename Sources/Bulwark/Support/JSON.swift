@@ -157,7 +157,11 @@ public struct JSONWriter {
     }
 
     public mutating func number(_ d: Double) {
-        if d.isFinite, d == d.rounded(), abs(d) < 1e15 { raw(String(Int64(d))) } else if d.isFinite { raw(String(d)) } else {
+        if d.isFinite, d == d.rounded(), abs(d) < 1e15 {
+            raw(String(Int64(d)))
+        } else if d.isFinite {
+            raw(String(d))
+        } else {
             raw("null")
         }
     }

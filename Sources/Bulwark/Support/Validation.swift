@@ -75,7 +75,8 @@ public final class FieldReader {
     {
         field(key, nullable: false) { json in
             let choices = allowed ?? Array(E.allCases)
-            guard case .string(let s) = json, let e = E(rawValue: s), choices.contains(where: { $0.rawValue == s }) else {
+            guard case .string(let s) = json, let e = E(rawValue: s), choices.contains(where: { $0.rawValue == s })
+            else {
                 return .failure(FieldFailure("must be one of: \(choices.map(\.rawValue).joined(separator: ", "))"))
             }
             return .success(e)
@@ -173,7 +174,10 @@ public enum Validate {
         }
         let n = s.count
         if n < length.lowerBound {
-            return .failure(FieldFailure(length.lowerBound == 1 ? "must not be empty" : "must have at least \(length.lowerBound) characters"))
+            return .failure(
+                FieldFailure(
+                    length.lowerBound == 1 ? "must not be empty" : "must have at least \(length.lowerBound) characters")
+            )
         }
         if n > length.upperBound { return .failure(FieldFailure("must have at most \(length.upperBound) characters")) }
         return .success(s)
@@ -195,7 +199,8 @@ public enum Validate {
 
     /// An absolute http or https URL with a host.
     public static func webURL(_ s: String) -> Bool {
-        guard let c = URLComponents(string: s), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        guard let c = URLComponents(string: s), let scheme = c.scheme?.lowercased(),
+            scheme == "http" || scheme == "https",
             let host = c.host, !host.isEmpty, !s.contains(where: { $0.isWhitespace })
         else { return false }
         return true

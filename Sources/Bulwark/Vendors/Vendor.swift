@@ -17,7 +17,9 @@ public struct Contact: Sendable, Equatable {
     public var primary: Bool
 
     var json: JSON {
-        .object([("name", .string(name)), ("email", .string(email)), ("role", .string(role)), ("primary", .bool(primary))])
+        .object([
+            ("name", .string(name)), ("email", .string(email)), ("role", .string(role)), ("primary", .bool(primary)),
+        ])
     }
 }
 
@@ -53,7 +55,8 @@ public struct VendorFields: Sendable, Equatable {
     var auditJSON: [(String, JSON)] {
         [
             ("name", .string(name)), ("legal_name", .string(legalName)), ("website", .string(website)),
-            ("country", .string(country)), ("services", .array(services.map { .string($0) })), ("tier", .string(tier.rawValue)),
+            ("country", .string(country)), ("services", .array(services.map { .string($0) })),
+            ("tier", .string(tier.rawValue)),
             ("status", .string(status.rawValue)), ("owner_user_id", .uuid(ownerUserID)),
             ("contacts", .array(contacts.map(\.json))), ("tags", .array(tags.map { .string($0) })),
             ("contract", contract.json),
@@ -132,31 +135,39 @@ enum VendorInput {
         }
         let country = r.string("country", nullable: true, length: 2...2)
         if let c = country.value {
-            if Countries.alpha2.contains(c.uppercased()) { fields.country = c.uppercased() } else {
+            if Countries.alpha2.contains(c.uppercased()) {
+                fields.country = c.uppercased()
+            } else {
                 r.fail("country", "must be an ISO 3166-1 alpha-2 code, such as DE or US")
             }
         } else if case .null = country {
             fields.country = nil
         }
         set(r.uuid("owner_user_id", nullable: true), \.ownerUserID)
-        if let services = r.array("services", maxItems: 50, item: { json, path, reader in
-            switch Validate.string(json, length: 1...200) {
-            case .success(let s): return s
-            case .failure(let f):
-                reader.absorb([FieldError(path, f.message)])
-                return nil
+        if let services = r.array(
+            "services", maxItems: 50,
+            item: { json, path, reader in
+                switch Validate.string(json, length: 1...200) {
+                case .success(let s): return s
+                case .failure(let f):
+                    reader.absorb([FieldError(path, f.message)])
+                    return nil
+                }
             }
-        }).value {
+        ).value {
             fields.services = services
         }
-        if let tags = r.array("tags", maxItems: 50, item: { json, path, reader in
-            switch Validate.string(json, length: 1...64) {
-            case .success(let s): return s
-            case .failure(let f):
-                reader.absorb([FieldError(path, f.message)])
-                return nil
+        if let tags = r.array(
+            "tags", maxItems: 50,
+            item: { json, path, reader in
+                switch Validate.string(json, length: 1...64) {
+                case .success(let s): return s
+                case .failure(let f):
+                    reader.absorb([FieldError(path, f.message)])
+                    return nil
+                }
             }
-        }).value {
+        ).value {
             var seen = Set<String>()
             fields.tags = tags.filter { seen.insert($0).inserted }
         }

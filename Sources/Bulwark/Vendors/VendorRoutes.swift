@@ -29,7 +29,8 @@ struct VendorRoutes {
         try q.throwIfInvalid()
         let page = try store.list(
             try context.db(), scope: VendorScope(principal), filter: filter, limit: limit, after: cursor)
-        return .json(200, .object([("items", .array(page.items.map(\.json))), ("next_cursor", .string(page.nextCursor))]))
+        return .json(
+            200, .object([("items", .array(page.items.map(\.json))), ("next_cursor", .string(page.nextCursor))]))
     }
 
     func create(_ request: Request, _ context: Context) throws -> Response {

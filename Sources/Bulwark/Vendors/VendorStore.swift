@@ -87,7 +87,8 @@ public struct VendorStore: Sendable {
             guard let row else { throw APIError.internal() }
             let vendor = try decode(row)
             try AuditLog.record(
-                tx, actor, action: "vendor.created", resourceType: "vendor", resourceID: vendor.id.uuidString.lowercased(),
+                tx, actor, action: "vendor.created", resourceType: "vendor",
+                resourceID: vendor.id.uuidString.lowercased(),
                 changes: .object([("after", .object(f.auditJSON))]))
             return vendor
         }
@@ -136,7 +137,12 @@ public struct VendorStore: Sendable {
                 """)
             try AuditLog.record(
                 tx, actor, action: "vendor.deleted", resourceType: "vendor", resourceID: id.uuidString.lowercased(),
-                changes: .object([("status", .object([("before", .string(current.fields.status.rawValue)), ("after", .string("offboarded"))]))]))
+                changes: .object([
+                    (
+                        "status",
+                        .object([("before", .string(current.fields.status.rawValue)), ("after", .string("offboarded"))])
+                    )
+                ]))
         }
     }
 
@@ -167,7 +173,8 @@ public struct VendorStore: Sendable {
                 contacts.append(Contact(name: name, email: email, role: role, primary: primary))
             }
         }
-        guard let tier = Tier(rawValue: try row.decode("tier")), let status = VendorStatus(rawValue: try row.decode("status"))
+        guard let tier = Tier(rawValue: try row.decode("tier")),
+            let status = VendorStatus(rawValue: try row.decode("status"))
         else { throw PostgresError.decoding(column: "tier", message: "unknown tier or status") }
         let fields = VendorFields(
             name: try row.decode("name"), legalName: try row.decode("legal_name"), website: try row.decode("website"),
