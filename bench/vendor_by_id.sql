@@ -9,4 +9,4 @@
 -- -M prepared (or -M extended): pgbench then sends :id as a bind parameter ($1)
 -- and PostgreSQL infers its type (uuid) from the column. With -M simple the
 -- value would be pasted in unquoted and the statement would not parse.
-SELECT id, name, legal_name, website, country, services, tier, status, owner_user_id, contacts, tags, contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew, version, created_at, updated_at, deleted_at FROM vendors WHERE id = :id;
+SELECT id, name, legal_name, website, country, services, tier, status, owner_user_id, contacts, tags, contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew, version, created_at, updated_at, deleted_at FROM vendors WHERE id = :id AND TRUE;
