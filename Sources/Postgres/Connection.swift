@@ -5,12 +5,10 @@ import Foundation
 public final class QueryResult {
     let raw: OpaquePointer
     public let rowCount: Int
-    private let columnNames: [String]
 
     init(_ raw: OpaquePointer) {
         self.raw = raw
         rowCount = Int(PQntuples(raw))
-        columnNames = (0..<Int(PQnfields(raw))).map { String(cString: PQfname(raw, Int32($0))) }
     }
 
     deinit { PQclear(raw) }
@@ -22,7 +20,11 @@ public final class QueryResult {
 
     public var first: Row? { rowCount > 0 ? Row(result: self, index: 0) : nil }
 
-    func columnIndex(_ name: String) -> Int? { columnNames.firstIndex(of: name) }
+    func columnIndex(_ name: String) -> Int? {
+        // Quoted, so libpq matches the name exactly instead of folding it to lower case.
+        let index = ("\"" + name + "\"").withCString { PQfnumber(raw, $0) }
+        return index < 0 ? nil : Int(index)
+    }
 }
 
 /// One row of a result; columns are read by name and type, with errors that name the column.

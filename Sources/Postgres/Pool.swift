@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Synchronization
 
 /// Figures the pool reports for metrics.
 public struct PoolStatistics: Sendable {
@@ -15,8 +14,8 @@ public struct PoolStatistics: Sendable {
 
 /// A bounded pool of connections with a bounded wait. Connections are opened lazily, checked on return,
 /// and a broken one is dropped and replaced by a fresh one on a later checkout.
-public final class Pool: Sendable {
-    private struct State {
+public final class Pool: @unchecked Sendable {
+    fileprivate struct State {
         var idle: [Connection] = []
         var inUse = 0
         var waits = 0
@@ -28,7 +27,10 @@ public final class Pool: Sendable {
     public let acquireTimeout: Double
     private let configuration: ConnectionConfiguration
     private let slots: DispatchSemaphore
-    private let state = Mutex(State())
+    // A plain pthread mutex (NSLock): Synchronization.Mutex uses priority-inheritance futexes on Linux,
+    // which cost far more under the contention 16 workers produce. `state` is only touched under `lock`.
+    private let lock = NSLock()
+    private var _state = State()
     private let setup: @Sendable (Connection) throws -> Void
 
     /// - Parameters:
@@ -47,22 +49,22 @@ public final class Pool: Sendable {
     }
 
     public var statistics: PoolStatistics {
-        state.withLock {
+        withState {
             PoolStatistics(size: size, inUse: $0.inUse, idle: $0.idle.count, waits: $0.waits, timeouts: $0.timeouts)
         }
     }
 
     /// Borrows a connection; it must be given back with `release(_:)`.
     public func acquire() throws -> Connection {
-        if state.withLock({ $0.closed }) { throw PostgresError.poolClosed }
+        if withState({ $0.closed }) { throw PostgresError.poolClosed }
         if slots.wait(timeout: .now()) != .success {
-            state.withLock { $0.waits += 1 }
+            withState { $0.waits += 1 }
             if slots.wait(timeout: .now() + acquireTimeout) != .success {
-                state.withLock { $0.timeouts += 1 }
+                withState { $0.timeouts += 1 }
                 throw PostgresError.poolTimeout(waitedSeconds: acquireTimeout)
             }
         }
-        let reused: Connection? = state.withLock { s in
+        let reused: Connection? = withState { s in
             s.inUse += 1
             return s.idle.popLast()
         }
@@ -75,7 +77,7 @@ public final class Pool: Sendable {
             try setup(connection)
             return connection
         } catch {
-            state.withLock { $0.inUse -= 1 }
+            withState { $0.inUse -= 1 }
             slots.signal()
             throw error
         }
@@ -85,7 +87,7 @@ public final class Pool: Sendable {
     public func release(_ connection: Connection) {
         if connection.isHealthy && !connection.isIdle { try? connection.run(script: "ROLLBACK") }
         let keep = connection.isHealthy && connection.isIdle
-        state.withLock { s in
+        withState { s in
             s.inUse -= 1
             if keep && !s.closed { s.idle.append(connection) }
         }
@@ -107,11 +109,19 @@ public final class Pool: Sendable {
 
     /// Refuses new checkouts and closes idle connections; busy ones close when they are released.
     public func close() {
-        let idle = state.withLock { s -> [Connection] in
+        let idle = withState { s -> [Connection] in
             s.closed = true
             defer { s.idle.removeAll() }
             return s.idle
         }
         _ = idle  // dropped here: deinit closes each
+    }
+}
+
+extension Pool {
+    fileprivate func withState<R>(_ body: (inout State) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&_state)
     }
 }

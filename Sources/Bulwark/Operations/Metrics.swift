@@ -1,8 +1,8 @@
+import Foundation
 import Postgres
-import Synchronization
 
 /// Request counters and latency histograms, rendered in Prometheus' text format.
-public final class Metrics: Sendable {
+public final class Metrics: @unchecked Sendable {
     static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
     private struct CounterKey: Hashable {
@@ -22,12 +22,20 @@ public final class Metrics: Sendable {
         var latency: [String: Histogram] = [:]
     }
 
-    private let state = Mutex(State())
+    // NSLock rather than Synchronization.Mutex: see Pool. `state` is only touched under `lock`.
+    private let lock = NSLock()
+    private var state = State()
+
+    private func withState<R>(_ body: (inout State) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&state)
+    }
 
     public init() {}
 
     public func observe(method: String, route: String, status: Int, seconds: Double) {
-        state.withLock { s in
+        withState { s in
             s.requests[CounterKey(method: method, route: route, status: status), default: 0] += 1
             var h = s.latency[route] ?? Histogram()
             if let i = Metrics.buckets.firstIndex(where: { seconds <= $0 }) { h.counts[i] += 1 }
@@ -38,7 +46,7 @@ public final class Metrics: Sendable {
     }
 
     public func render(pool: PoolStatistics) -> String {
-        let snapshot = state.withLock { $0 }
+        let snapshot = withState { $0 }
         var out = "# HELP bulwark_http_requests_total Requests answered, by method, route and status.\n"
         out += "# TYPE bulwark_http_requests_total counter\n"
         for (key, n) in snapshot.requests.sorted(by: {

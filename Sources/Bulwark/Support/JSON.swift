@@ -42,43 +42,7 @@ public indirect enum JSON: Sendable, Equatable {
     }
 }
 
-extension JSON: Decodable {
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    public init(from decoder: Decoder) throws {
-        if let keyed = try? decoder.container(keyedBy: AnyKey.self) {
-            var pairs: [(String, JSON)] = []
-            for key in keyed.allKeys { pairs.append((key.stringValue, try keyed.decode(JSON.self, forKey: key))) }
-            self = .object(pairs)
-            return
-        }
-        if var list = try? decoder.unkeyedContainer() {
-            var items: [JSON] = []
-            while !list.isAtEnd { items.append(try list.decode(JSON.self)) }
-            self = .array(items)
-            return
-        }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() {
-            self = .null
-        } else if let b = try? single.decode(Bool.self) {
-            self = .bool(b)
-        } else if let d = try? single.decode(Double.self) {
-            self = .number(d)
-        } else {
-            self = .string(try single.decode(String.self))
-        }
-    }
-}
-
 public enum JSONBody {
-    static let decoder = JSONDecoder()
-
     /// Parses a request body: 415 unless it is JSON, 400 when it is not well-formed, 400 unless an object.
     public static func object(_ request: Request, extraMediaTypes: [String] = []) throws -> [(String, JSON)] {
         guard let type = request.mediaType, type == "application/json" || extraMediaTypes.contains(type) else {
@@ -94,9 +58,9 @@ public enum JSONBody {
         }
         let parsed: JSON
         do {
-            parsed = try decoder.decode(JSON.self, from: Data(request.body))
-        } catch {
-            throw APIError.badRequest("The body is not well-formed JSON.")
+            parsed = try JSONParser.parse(request.body)
+        } catch let failure as JSONParser.Failure {
+            throw APIError.badRequest("The body is not well-formed JSON: \(failure.description).")
         }
         guard case .object(let pairs) = parsed else {
             throw APIError.badRequest("The body must be a JSON object, not \(parsed.typeName).")

@@ -162,7 +162,7 @@ public struct VendorStore: Sendable {
     func decode(_ row: Row) throws -> Vendor {
         let contactsDoc: JSONB = try row.decode("contacts")
         var contacts: [Contact] = []
-        if case .array(let items) = (try? JSONBody.decoder.decode(JSON.self, from: Data(contactsDoc.utf8))) ?? .null {
+        if case .array(let items) = (try? JSONParser.parse(contactsDoc.utf8)) ?? .null {
             for case .object(let pairs) in items {
                 let get = { (k: String) -> JSON? in pairs.first { $0.0 == k }?.1 }
                 guard case .string(let name)? = get("name"), case .string(let email)? = get("email") else { continue }

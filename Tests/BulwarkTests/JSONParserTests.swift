@@ -1,0 +1,39 @@
+import Bulwark
+import Testing
+
+@Suite struct JSONParserTests {
+    func parse(_ s: String) throws -> JSON { try JSONParser.parse(Array(s.utf8)) }
+
+    @Test func parsesEveryKind() throws {
+        let v = try parse(#" {"a": [1, -2.5e2, true, false, null], "s": "x\"\\\/\n\u00e9\ud83d\udee1", "o": {}} "#)
+        #expect(v["a"] == .array([.number(1), .number(-250), .bool(true), .bool(false), .null]))
+        #expect(v["s"] == .string("x\"\\/\né🛡"))
+        #expect(v["o"] == .object([]))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", ".5", "+1", "tru", "nul", "\"abc", "\"\\x\"", "\"\\ud800\"",
+        "{a: 1}", "[1 2]", "1e999", "\"tab\there\"", "{} {}",
+    ])
+    func rejectsMalformedText(text: String) {
+        #expect(throws: JSONParser.Failure.self) { try parse(text) }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xff, 0xfe, 0x22]) }
+    }
+
+    @Test func refusesDeepNestingInsteadOfRecursingForever() throws {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParser.Failure.self) { try parse(deep) }
+        let fine = String(repeating: "[", count: 60) + String(repeating: "]", count: 60)
+        _ = try parse(fine)
+    }
+
+    @Test func writerEscapesAndRoundTrips() throws {
+        let original: JSON = .object([
+            ("k", .string("quote \" back \\ nl \n ctl \u{01} é")), ("n", .number(3)), ("f", .number(0.5)), ("z", .null),
+        ])
+        #expect(try JSONParser.parse(original.bytes) == original)
+    }
+}
