@@ -10,21 +10,32 @@ public final class App: Sendable {
     public let metrics = Metrics()
     public let router: Router
     public let migrator: Migrator
+    let perToken: RateLimiter
+    let authFailures: RateLimiter
     let now: @Sendable () -> Date
 
     public init(config: Config, now: @escaping @Sendable () -> Date = { Date() }) throws {
         self.config = config
         self.now = now
         logger = Logger(level: config.logLevel)
+        perToken = RateLimiter(ratePerSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst)
+        authFailures = RateLimiter(ratePerSecond: config.authFailuresPerMinute / 60, burst: config.authFailureBurst)
+        let role = config.databaseRole
         pool = Pool(
             ConnectionConfiguration(url: config.databaseURL), size: config.databasePoolSize,
-            acquireTimeout: config.databaseWaitSeconds)
+            acquireTimeout: config.databaseWaitSeconds
+        ) { connection in
+            // The role name was checked against ^[a-z_][a-z0-9_]*$ when the configuration was read.
+            if !role.isEmpty { try connection.run(script: "SET ROLE \(role)") }
+        }
         migrator = try Migrator(directory: config.home + "/schema")
         let openAPI =
             FileManager.default.contents(atPath: config.home + "/openapi/openapi.yaml").map { Array($0) } ?? []
         var router = Router()
         OperationsRoutes(pool: pool, metrics: metrics, migrator: migrator, openAPI: openAPI).register(&router)
         VendorRoutes().register(&router)
+        IdentityRoutes(now: now).register(&router)
+        AuditRoutes().register(&router)
         self.router = router
     }
 
@@ -39,7 +50,10 @@ public final class App: Sendable {
             Middlewares.errorRendering(logger, translate: App.translate),
             Middlewares.bodyLimit,
             Middlewares.database(pool),
-            Middlewares.authentication(tokens: TokenStore(), now: now),
+            Middlewares.authentication(
+                tokens: TokenStore(), perToken: perToken, failures: authFailures, now: now),
+            Idempotency.middleware,
+            Middlewares.requestTransaction,
         ])
     }
 

@@ -16,6 +16,7 @@ public enum CLI {
                                         Create an API token for the user with EMAIL (created if missing;
                                         default NAME@bulwark.invalid) and print only the token.
           seed                          Add the demo vendor if it is missing (idempotent).
+          audit verify                  Check the audit trail's hash chain; names the first broken row.
           help, --help                  Show this text.
 
         Configuration comes from the environment: DATABASE_URL (required), BULWARK_LISTEN (127.0.0.1:8080),
@@ -41,6 +42,11 @@ public enum CLI {
             case "serve": return try serve()
             case "migrate": return try migrate()
             case "seed": return try seed()
+            case "audit":
+                guard arguments.count == 2, arguments[1] == "verify" else {
+                    throw UsageError(description: "unknown command; try `audit verify`")
+                }
+                return try verifyAudit()
             case "token":
                 guard arguments.count >= 2, arguments[1] == "create" else {
                     throw UsageError(
@@ -79,6 +85,20 @@ public enum CLI {
             applied.isEmpty
                 ? "schema is current (\(migrator.migrations.count) migrations)"
                 : "applied \(applied.count) migration(s)")
+        return 0
+    }
+
+    static func verifyAudit() throws -> Int32 {
+        let config = try Config.fromEnvironment()
+        let db = try connect(config)
+        let result = try AuditStore().verify(db) { n in err("checked \(n) audit events …") }
+        if let broken = result.firstBroken {
+            err(
+                "audit chain BROKEN at event \(broken.seq): \(broken.reason) (\(result.checked) events before it are intact)"
+            )
+            return 1
+        }
+        err("audit chain intact: \(result.checked) events")
         return 0
     }
 

@@ -16,6 +16,14 @@ public struct Config: Sendable {
     public var drainSeconds: Double
     /// The folder holding `schema/` and `openapi/`.
     public var home: String
+    /// The role every pooled connection takes (`SET ROLE`), one that row-level security applies to.
+    public var databaseRole: String = "bulwark_app"
+    /// Requests per second per token, and the burst a token may spend at once.
+    public var rateLimitPerSecond: Double = 50
+    public var rateLimitBurst: Double = 100
+    /// Failed authentications per client address: per minute, and the burst allowed.
+    public var authFailuresPerMinute: Double = 60
+    public var authFailureBurst: Double = 20
 
     public init(
         databaseURL: String, listenHost: String = "127.0.0.1", listenPort: Int = 8080, threads: Int = 16,
@@ -65,7 +73,12 @@ public struct Config: Sendable {
             level = parsed
         }
         let threads = try integer("BULWARK_THREADS", 16, 1...1024)
-        return Config(
+        let role = env["BULWARK_DB_ROLE"] ?? "bulwark_app"
+        guard role.isEmpty || role.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+            throw ConfigError(
+                description: "BULWARK_DB_ROLE=\(role) is not valid: expected a lower-case role name, or empty")
+        }
+        var config = Config(
             databaseURL: url, listenHost: host, listenPort: port, threads: threads,
             databasePoolSize: try integer("BULWARK_DB_POOL", threads, 1...1000),
             databaseWaitSeconds: Double(try integer("BULWARK_DB_WAIT_MS", 5000, 1...600_000)) / 1000,
@@ -74,6 +87,12 @@ public struct Config: Sendable {
             connectionLimit: try integer("BULWARK_MAX_CONNECTIONS", 1000, 1...100_000),
             drainSeconds: Double(try integer("BULWARK_DRAIN_SECONDS", 10, 0...600)),
             home: try findHome(env["BULWARK_HOME"]))
+        config.databaseRole = role
+        config.rateLimitPerSecond = Double(try integer("BULWARK_RATE_LIMIT", 50, 1...1_000_000))
+        config.rateLimitBurst = Double(try integer("BULWARK_RATE_BURST", 100, 1...1_000_000))
+        config.authFailuresPerMinute = Double(try integer("BULWARK_AUTH_FAILURES_PER_MINUTE", 60, 1...1_000_000))
+        config.authFailureBurst = Double(try integer("BULWARK_AUTH_FAILURE_BURST", 20, 1...1_000_000))
+        return config
     }
 
     static func parseListen(_ raw: String) throws -> (String, Int) {

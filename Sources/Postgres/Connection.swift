@@ -226,10 +226,12 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Runs `body` inside BEGIN/COMMIT; rolls back when it throws. A serialization failure or deadlock
-    /// retries the whole body, at most `attempts` times in all.
+    /// retries the whole body, at most `attempts` times in all. Inside an open transaction (a request's
+    /// own), `body` simply joins it: the outer transaction commits or rolls back everything together.
     public func transaction<R>(
         isolation: Isolation = .readCommitted, attempts: Int = 3, _ body: (Connection) throws -> R
     ) throws -> R {
+        if !isIdle { return try body(self) }
         var attempt = 1
         while true {
             try run(script: "BEGIN ISOLATION LEVEL \(isolation.rawValue)")

@@ -36,6 +36,11 @@ enum Harness {
     static func config(_ adjust: (inout Config) -> Void = { _ in }) -> Config {
         var c = Config(
             databaseURL: databaseURL, listenPort: 0, threads: 8, databasePoolSize: 8, logLevel: .warn, home: home)
+        // Tests share one address and a few tokens; the rate-limit test sets its own limits.
+        c.rateLimitPerSecond = 1_000_000
+        c.rateLimitBurst = 1_000_000
+        c.authFailuresPerMinute = 1_000_000
+        c.authFailureBurst = 1_000_000
         adjust(&c)
         return c
     }

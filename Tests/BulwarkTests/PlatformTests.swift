@@ -176,24 +176,29 @@ import Testing
     @Test func aHundredConcurrentClientsLeaveTheServerUp() throws {
         let admin = try Harness.client(role: .admin)
         let failures = Atomic<Int>(0)
+        let problems = Mutex<[String]>([])
         let done = DispatchGroup()
         for i in 0..<100 {
             done.enter()
             Thread {
                 defer { done.leave() }
                 for j in 0..<10 {
-                    let ok: Bool
+                    let outcome: Result<Int, Error>
+                    let want: Int
                     switch (i + j) % 3 {
-                    case 0: ok = (try? admin.get("/healthz").status) == 200
-                    case 1: ok = (try? admin.get("/v1/vendors?limit=5").status) == 200
-                    default: ok = (try? admin.request("POST", "/v1/vendors", raw: "{").status) == 400
+                    case 0: (outcome, want) = (Result { try admin.get("/healthz").status }, 200)
+                    case 1: (outcome, want) = (Result { try admin.get("/v1/vendors?limit=5").status }, 200)
+                    default: (outcome, want) = (Result { try admin.request("POST", "/v1/vendors", raw: "{").status }, 400)
                     }
-                    if !ok { failures.add(1, ordering: .relaxed) }
+                    if case .success(want) = outcome {} else {
+                        failures.add(1, ordering: .relaxed)
+                        problems.withLock { $0.append("\(outcome) (wanted \(want))") }
+                    }
                 }
             }.start()
         }
         #expect(done.wait(timeout: .now() + 120) == .success)
-        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(failures.load(ordering: .relaxed) == 0, "\(problems.withLock { $0.prefix(5) })")
         #expect(try admin.get("/healthz").status == 200)
     }
 

@@ -1,20 +1,32 @@
 import Foundation
 import HTTPServer
+import Postgres
 
 /// Which roles may call which route: the one permission table. A `/v1` route missing from it is refused
 /// to everyone (a test checks that every route is listed). Vendor users are further limited to their own
-/// vendor by `VendorScope` in the stores.
+/// vendor by `VendorScope` in the stores and by row-level security in the database.
 public enum Permissions {
     static let everyone: Set<Role> = Set(Role.allCases)
-    static let staffReaders: Set<Role> = [.admin, .procurement, .riskAnalyst, .auditor]
+    static let staff: Set<Role> = [.admin, .procurement, .riskAnalyst, .auditor]
     static let vendorManagers: Set<Role> = [.admin, .procurement]
+    static let admins: Set<Role> = [.admin]
 
     public static let table: [String: Set<Role>] = [
+        "GET /v1/me": everyone,
         "GET /v1/vendors": everyone,
         "POST /v1/vendors": vendorManagers,
         "GET /v1/vendors/{id}": everyone,
-        "PATCH /v1/vendors/{id}": vendorManagers,
+        // Vendor users may change their own vendor's contacts and nothing else (checked in the handler).
+        "PATCH /v1/vendors/{id}": vendorManagers.union([.vendor]),
         "DELETE /v1/vendors/{id}": vendorManagers,
+        "GET /v1/users": admins,
+        "POST /v1/users": admins,
+        "GET /v1/users/{id}": admins,
+        "PATCH /v1/users/{id}": admins,
+        "GET /v1/users/{id}/tokens": admins,
+        "POST /v1/users/{id}/tokens": admins,
+        "DELETE /v1/tokens/{id}": admins,
+        "GET /v1/audit-events": [.admin, .auditor],
     ]
 
     public static func allows(_ role: Role, method: String, route: String) -> Bool {
@@ -24,27 +36,69 @@ public enum Permissions {
 }
 
 extension Middlewares {
-    /// Bearer-token authentication and the role check for every `/v1` route. Operations routes are open.
-    static func authentication(tokens: TokenStore, now: @escaping @Sendable () -> Date) -> Middleware {
+    /// Bearer-token authentication, failed-attempt and per-token rate limits, and the role check for every
+    /// `/v1` route. Operations routes are open.
+    static func authentication(
+        tokens: TokenStore, perToken: RateLimiter, failures: RateLimiter, now: @escaping @Sendable () -> Date
+    ) -> Middleware {
         { request, context, next in
             guard let route = context.route, route.hasPrefix("/v1/") else { return try next(request, context) }
-            guard let header = request.header("authorization") else { throw APIError.unauthorized() }
+            let client = request.remoteAddress
+            if let wait = failures.isExhausted(client) {
+                throw RateLimiter.tooMany(wait, "Too many failed authentications from this address.")
+            }
+            func refuse(_ detail: String) -> APIError {
+                if let wait = failures.take(client) {
+                    return RateLimiter.tooMany(wait, "Too many failed authentications from this address.")
+                }
+                return APIError.unauthorized(detail)
+            }
+            guard let header = request.header("authorization") else {
+                throw refuse("A valid bearer token is required.")
+            }
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-                throw APIError.unauthorized("Use the Authorization: Bearer <token> scheme.")
+                throw refuse("Use the Authorization: Bearer <token> scheme.")
             }
             let secret = TokenSecret(text: String(parts[1]).trimmingCharacters(in: .whitespaces))
             guard let principal = try tokens.authenticate(try context.db(), secret: secret, now: now()) else {
-                throw APIError.unauthorized("The token is unknown, expired or revoked.")
+                throw refuse("The token is unknown, expired or revoked.")
+            }
+            if let wait = perToken.take(principal.tokenID.uuidString) {
+                throw RateLimiter.tooMany(wait, "This token has made too many requests; slow down.")
             }
             context[PrincipalKey.self] = principal
             // An unknown method on a known path is a 405 for everyone, authenticated first so it leaks nothing.
-            if context.hasMatchedRoute,
-                !Permissions.allows(principal.role, method: request.method, route: route)
-            {
+            if context.hasMatchedRoute, !Permissions.allows(principal.role, method: request.method, route: route) {
                 throw APIError.forbidden("The \(principal.role.rawValue) role may not \(request.method) \(route).")
             }
             return try next(request, context)
         }
+    }
+
+    /// Runs an authenticated request in one transaction whose scope (`SET LOCAL`) row-level security reads:
+    /// staff see all vendors, a vendor user only its own. Commits when the handler returns, rolls back when
+    /// it throws.
+    static let requestTransaction: Middleware = { request, context, next in
+        guard let principal = context[PrincipalKey.self] else { return try next(request, context) }
+        let db = try context.db()
+        let scope: String
+        switch VendorScope(principal) {
+        case .all: scope = "SELECT set_config('bulwark.scope', 'all', true)"
+        case .vendor(let id):
+            // A UUID's text form is hex digits and dashes only, so it is safe inside the literal.
+            scope =
+                "SELECT set_config('bulwark.scope', 'vendor', true), set_config('bulwark.vendor_id', '\(id.uuidString.lowercased())', true)"
+        }
+        try db.run(script: "BEGIN; " + scope)
+        let response: Response
+        do {
+            response = try next(request, context)
+        } catch {
+            if db.isHealthy && !db.isIdle { try? db.run(script: "ROLLBACK") }
+            throw error
+        }
+        try db.run(script: "COMMIT")
+        return response
     }
 }

@@ -34,6 +34,43 @@ public struct TokenStore: Sendable {
             userID: try row.decode("user_id"), role: role, vendorID: try row.decode("vendor_id"), tokenID: tokenID)
     }
 
+    static let columns: SQL = "id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at"
+
+    public func list(_ db: Connection, userID: UUID, limit: Int, after: PageCursor?) throws -> Page<Token> {
+        let position: SQL = after.map { "AND (created_at, id) > (\($0.createdAt), \($0.id))" } ?? ""
+        let rows = try db.query(
+            """
+            SELECT \(TokenStore.columns) FROM api_tokens WHERE user_id = \(userID) \(position) \
+            ORDER BY created_at, id LIMIT \(limit + 1)
+            """
+        ).rows
+        return page(try rows.map(decode), limit: limit) { PageCursor(createdAt: $0.createdAt, id: $0.id) }
+    }
+
+    public func get(_ db: Connection, id: UUID) throws -> Token? {
+        try db.query("SELECT \(TokenStore.columns) FROM api_tokens WHERE id = \(id)").first.map(decode)
+    }
+
+    /// Revokes a token; the next request with it is refused. False when it was already revoked.
+    public func revoke(_ db: Connection, id: UUID, actor: Actor) throws -> Bool {
+        try db.transaction { tx in
+            let n = try tx.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = \(id) AND revoked_at IS NULL")
+            if n == 0 { return false }
+            try AuditLog.record(
+                tx, actor, action: "token.revoked", resourceType: "api_token", resourceID: id.uuidString.lowercased(),
+                changes: .object([("revoked", .bool(true))]))
+            return true
+        }
+    }
+
+    func decode(_ row: Row) throws -> Token {
+        Token(
+            id: try row.decode("id"), userID: try row.decode("user_id"), name: try row.decode("name"),
+            prefix: try row.decode("prefix"), createdAt: try row.decode("created_at"),
+            expiresAt: try row.decode("expires_at"), revokedAt: try row.decode("revoked_at"),
+            lastUsedAt: try row.decode("last_used_at"))
+    }
+
     /// Creates a token for a user and returns its id and its secret (which is never stored).
     public func create(_ db: Connection, userID: UUID, name: String, expiresAt: Date?) throws -> (UUID, TokenSecret) {
         let secret = TokenSecret.generate()
@@ -46,25 +83,5 @@ public struct TokenStore: Sendable {
         ).first
         guard let row else { throw PostgresError.server(sqlstate: "", message: "INSERT returned no row") }
         return (try row.decode("id"), secret)
-    }
-}
-
-public struct UserStore: Sendable {
-    public init() {}
-
-    /// The user with this email, created with the given name and role when there is none.
-    public func findOrCreate(_ db: Connection, email: String, name: String, role: Role, vendorID: UUID?) throws -> UUID
-    {
-        if let existing = try db.query("SELECT id FROM users WHERE lower(email) = lower(\(email))").first {
-            return try existing.decode("id")
-        }
-        let row = try db.query(
-            """
-            INSERT INTO users (email, name, role, vendor_id) VALUES (\(email), \(name), \(role.rawValue), \(vendorID)) \
-            RETURNING id
-            """
-        ).first
-        guard let row else { throw PostgresError.server(sqlstate: "", message: "INSERT returned no row") }
-        return try row.decode("id")
     }
 }

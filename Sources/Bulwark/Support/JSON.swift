@@ -132,6 +132,17 @@ public struct JSONWriter {
 }
 
 extension JSON {
+    /// The same document with object keys sorted at every level: equal documents, equal bytes.
+    public var canonical: JSON {
+        switch self {
+        case .array(let items): return .array(items.map(\.canonical))
+        case .object(let pairs): return .object(pairs.sorted { $0.0 < $1.0 }.map { ($0.0, $0.1.canonical) })
+        default: return self
+        }
+    }
+
+    public var canonicalBytes: [UInt8] { canonical.bytes }
+
     public var bytes: [UInt8] {
         var w = JSONWriter()
         w.value(self)

@@ -34,6 +34,25 @@ public final class QueryReader {
         return e
     }
 
+    public func uuid(_ name: String) -> UUID? {
+        guard let v = request.queryValue(name) else { return nil }
+        guard let u = UUID(uuidString: v) else {
+            errors.append(FieldError(name, "must be a UUID"))
+            return nil
+        }
+        return u
+    }
+
+    /// An RFC 3339 time.
+    public func time(_ name: String) -> Date? {
+        guard let v = request.queryValue(name) else { return nil }
+        guard let d = Timestamp.parse(v) else {
+            errors.append(FieldError(name, "must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z"))
+            return nil
+        }
+        return d
+    }
+
     public func bool(_ name: String) -> Bool? {
         guard let v = request.queryValue(name) else { return nil }
         switch v {
@@ -63,6 +82,8 @@ public final class QueryReader {
         }
         return c
     }
+
+    public func fail(_ name: String, _ message: String) { errors.append(FieldError(name, message)) }
 
     public func throwIfInvalid() throws {
         if !errors.isEmpty { throw APIError.validation(errors) }

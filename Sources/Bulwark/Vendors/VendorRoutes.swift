@@ -29,8 +29,7 @@ struct VendorRoutes {
         try q.throwIfInvalid()
         let page = try store.list(
             try context.db(), scope: VendorScope(principal), filter: filter, limit: limit, after: cursor)
-        return .json(
-            200, .object([("items", .array(page.items.map(\.json))), ("next_cursor", .string(page.nextCursor))]))
+        return .json(200, page.json(\.json))
     }
 
     func create(_ request: Request, _ context: Context) throws -> Response {
@@ -55,6 +54,9 @@ struct VendorRoutes {
         let principal = try context.principal()
         let id = try request.uuidParameter()
         let body = try JSONBody.object(request, extraMediaTypes: ["application/merge-patch+json"])
+        if principal.role == .vendor, let other = body.first(where: { $0.0 != "contacts" }) {
+            throw APIError.forbidden("Vendor users may change their contacts only, not \(other.0).")
+        }
         let vendor = try store.update(
             try context.db(), id: id, scope: VendorScope(principal), ifMatch: request.header("if-match"),
             actor: Actor(principal, request, context)

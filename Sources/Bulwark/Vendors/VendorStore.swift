@@ -63,13 +63,7 @@ public struct VendorStore: Sendable {
             ORDER BY created_at, id LIMIT \(limit + 1)
             """
         ).rows
-        var items = try rows.map(decode)
-        var next: String?
-        if items.count > limit {
-            items.removeLast()
-            if let last = items.last { next = PageCursor(createdAt: last.createdAt, id: last.id).encoded }
-        }
-        return Page(items: items, nextCursor: next)
+        return page(try rows.map(decode), limit: limit) { PageCursor(createdAt: $0.createdAt, id: $0.id) }
     }
 
     public func create(_ db: Connection, _ f: VendorFields, actor: Actor) throws -> Vendor {

@@ -1,0 +1,109 @@
+import Foundation
+import HTTPServer
+import Postgres
+
+/// Users' SQL. Users are deactivated, never deleted.
+public struct UserStore: Sendable {
+    public init() {}
+
+    static let columns: SQL = "id, email, name, role, vendor_id, active, created_at, updated_at"
+
+    /// The user with this email, created with the given name and role when there is none (for the CLI).
+    public func findOrCreate(_ db: Connection, email: String, name: String, role: Role, vendorID: UUID?) throws -> UUID
+    {
+        if let existing = try db.query("SELECT id FROM users WHERE lower(email) = lower(\(email))").first {
+            return try existing.decode("id")
+        }
+        let row = try db.query(
+            """
+            INSERT INTO users (email, name, role, vendor_id) VALUES (\(email), \(name), \(role.rawValue), \(vendorID)) \
+            RETURNING id
+            """
+        ).first
+        guard let row else { throw PostgresError.server(sqlstate: "", message: "INSERT returned no row") }
+        return try row.decode("id")
+    }
+
+    public func get(_ db: Connection, id: UUID, forUpdate: Bool = false) throws -> User? {
+        let lock: SQL = forUpdate ? " FOR UPDATE" : ""
+        return try db.query("SELECT \(UserStore.columns) FROM users WHERE id = \(id)\(lock)").first.map(decode)
+    }
+
+    public func list(_ db: Connection, role: Role?, vendorID: UUID?, active: Bool?, limit: Int, after: PageCursor?)
+        throws -> Page<User>
+    {
+        var conditions: [SQL] = ["TRUE"]
+        if let role { conditions.append("role = \(role.rawValue)") }
+        if let vendorID { conditions.append("vendor_id = \(vendorID)") }
+        if let active { conditions.append("active = \(active)") }
+        if let after { conditions.append("(created_at, id) > (\(after.createdAt), \(after.id))") }
+        let rows = try db.query(
+            """
+            SELECT \(UserStore.columns) FROM users WHERE \(SQL.joined(conditions, separator: " AND ")) \
+            ORDER BY created_at, id LIMIT \(limit + 1)
+            """
+        ).rows
+        return page(try rows.map(decode), limit: limit) { PageCursor(createdAt: $0.createdAt, id: $0.id) }
+    }
+
+    public func create(_ db: Connection, _ f: UserFields, actor: Actor) throws -> User {
+        try db.transaction { tx in
+            let row = try tx.query(
+                """
+                INSERT INTO users (email, name, role, vendor_id, active) \
+                VALUES (\(f.email), \(f.name), \(f.role.rawValue), \(f.vendorID), \(f.active)) RETURNING \(UserStore.columns)
+                """
+            ).first
+            guard let row else { throw APIError.internal() }
+            let user = try decode(row)
+            try AuditLog.record(
+                tx, actor, action: "user.created", resourceType: "user", resourceID: user.id.uuidString.lowercased(),
+                changes: .object([("after", .object(user.auditJSON))]))
+            return user
+        }
+    }
+
+    public func update(_ db: Connection, id: UUID, actor: Actor, change: (UserFields) throws -> UserFields) throws
+        -> User
+    {
+        try db.transaction { tx in
+            guard let current = try get(tx, id: id, forUpdate: true) else { throw APIError.notFound() }
+            let before = UserFields(
+                email: current.email, name: current.name, role: current.role, vendorID: current.vendorID,
+                active: current.active)
+            let f = try change(before)
+            if f == before { return current }
+            let row = try tx.query(
+                """
+                UPDATE users SET email = \(f.email), name = \(f.name), role = \(f.role.rawValue), vendor_id = \(f.vendorID), \
+                active = \(f.active), updated_at = now() WHERE id = \(id) RETURNING \(UserStore.columns)
+                """
+            ).first
+            guard let row else { throw APIError.notFound() }
+            let user = try decode(row)
+            let action = before.active && !f.active ? "user.deactivated" : "user.updated"
+            try AuditLog.record(
+                tx, actor, action: action, resourceType: "user", resourceID: id.uuidString.lowercased(),
+                changes: AuditLog.diff(before: current.auditJSON, after: user.auditJSON))
+            return user
+        }
+    }
+
+    func decode(_ row: Row) throws -> User {
+        guard let role = Role(rawValue: try row.decode("role")) else {
+            throw PostgresError.decoding(column: "role", message: "unknown role")
+        }
+        return User(
+            id: try row.decode("id"), email: try row.decode("email"), name: try row.decode("name"), role: role,
+            vendorID: try row.decode("vendor_id"), active: try row.decode("active"),
+            createdAt: try row.decode("created_at"),
+            updatedAt: try row.decode("updated_at"))
+    }
+}
+
+/// Cuts a page from `limit + 1` rows: the extra row only says there is a next page.
+func page<T>(_ rows: [T], limit: Int, cursor: (T) -> PageCursor) -> Page<T> {
+    guard rows.count > limit else { return Page(items: rows, nextCursor: nil) }
+    let items = Array(rows.prefix(limit))
+    return Page(items: items, nextCursor: items.last.map { cursor($0).encoded })
+}
