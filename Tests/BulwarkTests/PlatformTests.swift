@@ -188,9 +188,11 @@ import Testing
                     switch (i + j) % 3 {
                     case 0: (outcome, want) = (Result { try admin.get("/healthz").status }, 200)
                     case 1: (outcome, want) = (Result { try admin.get("/v1/vendors?limit=5").status }, 200)
-                    default: (outcome, want) = (Result { try admin.request("POST", "/v1/vendors", raw: "{").status }, 400)
+                    default:
+                        (outcome, want) = (Result { try admin.request("POST", "/v1/vendors", raw: "{").status }, 400)
                     }
-                    if case .success(want) = outcome {} else {
+                    if case .success(want) = outcome {
+                    } else {
                         failures.add(1, ordering: .relaxed)
                         problems.withLock { $0.append("\(outcome) (wanted \(want))") }
                     }
