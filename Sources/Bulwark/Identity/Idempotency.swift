@@ -40,12 +40,22 @@ enum Idempotency {
             _ = try? db.execute("DELETE FROM idempotency_keys WHERE user_id = \(principal.userID) AND key = \(key)")
             return response
         }
+        var stored = response
+        var storedBody = body
+        if response.header("cache-control") == "no-store" {
+            // A response that carries a secret (a new token) is never kept: a replay learns that the request
+            // succeeded, but not the secret.
+            stored = APIError.conflict(
+                "The request with this Idempotency-Key succeeded; its response held a secret, which is shown only once."
+            ).response(requestID: context.requestID)
+            if case .bytes(let b) = stored.body { storedBody = b }
+        }
         let headers = JSON.object(
-            response.headers.filter { $0.name.lowercased() != "x-request-id" }.map { ($0.name, .string($0.value)) })
+            stored.headers.filter { $0.name.lowercased() != "x-request-id" }.map { ($0.name, .string($0.value)) })
         try db.execute(
             """
-            UPDATE idempotency_keys SET state = 'done', response_status = \(response.status), \
-            response_headers = \(JSONB(utf8: headers.bytes)), response_body = \(ByteA(body)), completed_at = now() \
+            UPDATE idempotency_keys SET state = 'done', response_status = \(stored.status), \
+            response_headers = \(JSONB(utf8: headers.bytes)), response_body = \(ByteA(storedBody)), completed_at = now() \
             WHERE user_id = \(principal.userID) AND key = \(key)
             """)
         return response
