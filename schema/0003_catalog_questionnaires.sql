@@ -44,6 +44,7 @@ CREATE TABLE questionnaires (
     framework_id uuid NOT NULL REFERENCES frameworks (id),
     sections json NOT NULL,
     question_count integer NOT NULL,
+    revision integer NOT NULL DEFAULT 1,
     created_by uuid REFERENCES users (id),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),

@@ -36,6 +36,8 @@ public final class App: Sendable {
         VendorRoutes().register(&router)
         IdentityRoutes(now: now).register(&router)
         AuditRoutes().register(&router)
+        CatalogRoutes().register(&router)
+        QuestionnaireRoutes().register(&router)
         self.router = router
     }
 

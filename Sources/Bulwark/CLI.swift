@@ -15,7 +15,8 @@ public enum CLI {
           token create --role ROLE --name NAME [--email EMAIL] [--vendor-id UUID] [--expires-in-days N]
                                         Create an API token for the user with EMAIL (created if missing;
                                         default NAME@bulwark.invalid) and print only the token.
-          seed                          Add the demo vendor if it is missing (idempotent).
+          seed                          Add the demo vendor, the resilience-v1 catalog and the default
+                                        questionnaire where missing (idempotent).
           audit verify                  Check the audit trail's hash chain; names the first broken row.
           help, --help                  Show this text.
 
@@ -107,6 +108,12 @@ public enum CLI {
         let db = try connect(config)
         let inserted = try Seed.demo(db)
         err(inserted ? "added the demo vendor" : "the demo vendor is already there")
+        let catalog = try Seed.catalog(db, home: config.home)
+        err(catalog.framework ? "imported the resilience-v1 catalog" : "the resilience-v1 catalog is already there")
+        err(
+            catalog.questionnaire
+                ? "published the Vendor Resilience Assessment questionnaire"
+                : "the Vendor Resilience Assessment questionnaire is already there")
         return 0
     }
 
@@ -205,5 +212,54 @@ public enum Seed {
             WHERE NOT EXISTS (SELECT 1 FROM vendors WHERE lower(name) = lower('Acme Cloud Payments (demo)'))
             """)
         return n > 0
+    }
+}
+
+extension Seed {
+    /// The default questionnaire's family: fixed, so seeding twice finds it.
+    public static let defaultQuestionnaireFamily = UUID(uuidString: "5eed0000-0000-4000-8000-000000000001")!
+
+    public struct SeedError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Imports catalog/resilience-v1.json and publishes catalog/vendor-resilience-assessment.json unless they
+    /// are there already. Returns what it added.
+    public static func catalog(_ db: Connection, home: String) throws -> (framework: Bool, questionnaire: Bool) {
+        func load(_ name: String) throws -> [(String, JSON)] {
+            guard let data = FileManager.default.contents(atPath: home + "/catalog/" + name) else {
+                throw SeedError(description: "cannot read catalog/\(name) under \(home)")
+            }
+            guard case .object(let pairs) = try JSONParser.parse(Array(data)) else {
+                throw SeedError(description: "catalog/\(name) is not a JSON object")
+            }
+            return pairs
+        }
+        return try db.transaction { tx in
+            // Two seeders at once (parallel tests, two replicas) wait for each other here.
+            try tx.query("SELECT pg_advisory_xact_lock(4242003)")
+            let frameworks = FrameworkStore()
+            let doc = try FrameworkInput.read(try load("resilience-v1.json"))
+            var addedFramework = false
+            let frameworkID: UUID
+            if let existing = try frameworks.id(tx, key: doc.key, version: doc.version) {
+                frameworkID = existing
+            } else {
+                frameworkID = try frameworks.importCatalog(tx, doc, actor: .system)
+                addedFramework = true
+            }
+            let store = QuestionnaireStore()
+            let present: Bool =
+                try tx.query(
+                    "SELECT EXISTS (SELECT 1 FROM questionnaires WHERE family_id = \(defaultQuestionnaireFamily)) AS present"
+                ).first?.decode("present") ?? false
+            if present { return (addedFramework, false) }
+            var body = try load("vendor-resilience-assessment.json").filter { $0.0 != "framework_key" }
+            body.append(("framework_id", .string(frameworkID.uuidString)))
+            let content = try QuestionnaireInput.create(body, refs: try frameworks.refs(tx, frameworkID: frameworkID))
+            let draft = try store.createDraft(tx, content, familyID: defaultQuestionnaireFamily, actor: .system)
+            _ = try store.publish(tx, id: draft.id, actor: .system)
+            return (addedFramework, true)
+        }
     }
 }

@@ -31,6 +31,16 @@ import Testing
         "POST /v1/users/{id}/tokens": [201, 403, 403, 403, 403, 403],
         "DELETE /v1/tokens/{id}": [204, 403, 403, 403, 403, 403],
         "GET /v1/audit-events": [200, 403, 403, 200, 403, 403],
+        "GET /v1/frameworks": [200, 200, 200, 200, 403, 403],
+        "POST /v1/frameworks": [201, 403, 201, 403, 403, 403],
+        "GET /v1/frameworks/{id}": [200, 200, 200, 200, 403, 403],
+        "GET /v1/frameworks/{id}/requirements": [200, 200, 200, 200, 403, 403],
+        "GET /v1/questionnaires": [200, 200, 200, 200, 200, 200],
+        "POST /v1/questionnaires": [201, 403, 201, 403, 403, 403],
+        "GET /v1/questionnaires/{id}": [200, 200, 200, 200, 200, 200],
+        "PATCH /v1/questionnaires/{id}": [200, 403, 200, 403, 403, 403],
+        "POST /v1/questionnaires/{id}/publish": [200, 403, 200, 403, 403, 403],
+        "POST /v1/questionnaires/{id}/versions": [201, 403, 201, 403, 403, 403],
     ]
 
     @Test func everyRouteForEveryRole() throws {
@@ -54,6 +64,23 @@ import Testing
                 ["email": "m-\(UUID().uuidString.prefix(10))@example.test", "name": "M", "role": "auditor"]
             ).json["id"] as? String)
 
+        let frameworkID = try #require(
+            try admin.get("/v1/frameworks?key=resilience-v1").json["items"].flatMap {
+                ($0 as? [[String: Any]])?.first?["id"] as? String
+            })
+        let publishedID = try #require(
+            try admin.get("/v1/questionnaires?family_id=\(Seed.defaultQuestionnaireFamily.uuidString)&status=published")
+                .json["items"].flatMap { ($0 as? [[String: Any]])?.first?["id"] as? String })
+        func questionnaireBody() -> [String: Any] {
+            [
+                "name": "Matrix questionnaire", "framework_id": frameworkID,
+                "sections": [["key": "s", "title": "S", "questions": [["key": "q", "text": "Q?", "type": "yes_no"]]]],
+            ]
+        }
+        func draft() throws -> String {
+            try #require(try admin.post("/v1/questionnaires", questionnaireBody()).json["id"] as? String)
+        }
+
         for route in running.app.router.routes {
             let key = "\(route.method) \(route.template)"
             let statuses = try #require(AuthorizationMatrixTests.expected[key], "no expectation written for \(key)")
@@ -68,6 +95,15 @@ import Testing
                     body = ["email": "n-\(UUID().uuidString.prefix(10))@example.test", "name": "N", "role": "auditor"]
                 case "PATCH /v1/users/{id}": body = ["name": "Renamed \(caller.rawValue)"]
                 case "POST /v1/users/{id}/tokens": body = ["name": "matrix"]
+                case "POST /v1/frameworks":
+                    body = [
+                        "key": "matrix-\(UUID().uuidString.prefix(8).lowercased())", "name": "M", "version": "1",
+                        "requirements": [
+                            ["ref": "M-1", "title": "T", "principle": "run_cautiously", "severity": "low"]
+                        ],
+                    ]
+                case "POST /v1/questionnaires": body = questionnaireBody()
+                case "PATCH /v1/questionnaires/{id}": body = ["name": "Renamed"]
                 default: break
                 }
                 if key == "DELETE /v1/vendors/{id}" {
@@ -80,6 +116,16 @@ import Testing
                     let fresh = try #require(
                         try admin.post("/v1/users/\(userID)/tokens", ["name": "doomed"]).json["id"] as? String)
                     path = path.replacingOccurrences(of: "{id}", with: fresh)
+                } else if route.template.hasPrefix("/v1/frameworks/") {
+                    path = path.replacingOccurrences(of: "{id}", with: frameworkID)
+                } else if key == "GET /v1/questionnaires/{id}" {
+                    path = path.replacingOccurrences(of: "{id}", with: publishedID)
+                } else if key == "POST /v1/questionnaires/{id}/versions" {
+                    let fresh = try draft()
+                    _ = try admin.request("POST", "/v1/questionnaires/\(fresh)/publish")
+                    path = path.replacingOccurrences(of: "{id}", with: fresh)
+                } else if route.template.hasPrefix("/v1/questionnaires/") {
+                    path = path.replacingOccurrences(of: "{id}", with: try draft())
                 } else if route.template.hasPrefix("/v1/vendors/") {
                     path = path.replacingOccurrences(of: "{id}", with: vendorID)
                 } else {

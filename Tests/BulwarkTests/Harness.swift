@@ -27,6 +27,7 @@ enum Harness {
         try migrated.withLock { done in
             if !done {
                 try Migrator(directory: home + "/schema").migrate(c)
+                _ = try Seed.catalog(c, home: home)
                 done = true
             }
         }

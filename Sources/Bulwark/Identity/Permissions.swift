@@ -10,6 +10,7 @@ public enum Permissions {
     static let staff: Set<Role> = [.admin, .procurement, .riskAnalyst, .auditor]
     static let vendorManagers: Set<Role> = [.admin, .procurement]
     static let admins: Set<Role> = [.admin]
+    static let catalogOwners: Set<Role> = [.admin, .riskAnalyst]
 
     public static let table: [String: Set<Role>] = [
         "GET /v1/me": everyone,
@@ -27,6 +28,17 @@ public enum Permissions {
         "POST /v1/users/{id}/tokens": admins,
         "DELETE /v1/tokens/{id}": admins,
         "GET /v1/audit-events": [.admin, .auditor],
+        "GET /v1/frameworks": staff,
+        "POST /v1/frameworks": catalogOwners,
+        "GET /v1/frameworks/{id}": staff,
+        "GET /v1/frameworks/{id}/requirements": staff,
+        // Vendor users read published questionnaires without their scoring (checked in the handler).
+        "GET /v1/questionnaires": everyone,
+        "POST /v1/questionnaires": catalogOwners,
+        "GET /v1/questionnaires/{id}": everyone,
+        "PATCH /v1/questionnaires/{id}": catalogOwners,
+        "POST /v1/questionnaires/{id}/publish": catalogOwners,
+        "POST /v1/questionnaires/{id}/versions": catalogOwners,
     ]
 
     public static func allows(_ role: Role, method: String, route: String) -> Bool {

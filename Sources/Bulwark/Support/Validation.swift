@@ -197,6 +197,36 @@ public enum Validate {
             }
     }
 
+    /// `^[first][rest]{0,max-1}$` over ASCII, without a regular expression.
+    static func shaped(_ s: String, max: Int, first: (UInt8) -> Bool, rest: (UInt8) -> Bool) -> Bool {
+        let u = Array(s.utf8)
+        guard let head = u.first, u.count <= max, first(head) else { return false }
+        return u.dropFirst().allSatisfy(rest)
+    }
+
+    static func lower(_ c: UInt8) -> Bool { c >= 97 && c <= 122 }
+    static func upper(_ c: UInt8) -> Bool { c >= 65 && c <= 90 }
+    static func digit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+
+    /// A lower-case identifier such as `resilience-v1` or `dr_test_report`.
+    public static func slug(_ s: String) -> Bool {
+        shaped(s, max: 64, first: { lower($0) || digit($0) }) {
+            lower($0) || digit($0) || $0 == 46 || $0 == 95 || $0 == 45
+        }
+    }
+
+    /// A requirement ref such as `RR-REC-01`.
+    public static func ref(_ s: String) -> Bool {
+        shaped(s, max: 64, first: { lower($0) || upper($0) || digit($0) }) {
+            lower($0) || upper($0) || digit($0) || $0 == 46 || $0 == 95 || $0 == 45
+        }
+    }
+
+    /// A question or section key such as `rto_hours`.
+    public static func key(_ s: String) -> Bool {
+        shaped(s, max: 64, first: lower) { lower($0) || digit($0) || $0 == 95 }
+    }
+
     /// An absolute http or https URL with a host.
     public static func webURL(_ s: String) -> Bool {
         guard let c = URLComponents(string: s), let scheme = c.scheme?.lowercased(),

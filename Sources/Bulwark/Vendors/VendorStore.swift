@@ -141,13 +141,7 @@ public struct VendorStore: Sendable {
     }
 
     func checkPrecondition(_ ifMatch: String?, _ current: Vendor) throws {
-        guard let ifMatch else { return }
-        let tags = ifMatch.split(separator: ",").map {
-            var t = $0.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("W/") { t.removeFirst(2) }
-            return t
-        }
-        if tags.contains("*") || tags.contains(current.etag) { return }
+        guard let ifMatch, !ETag.matches(ifMatch, current.etag) else { return }
         throw APIError.preconditionFailed("If-Match \(ifMatch) does not match the current ETag \(current.etag).")
     }
 
