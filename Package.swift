@@ -21,14 +21,17 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["COpenSSL"]),
         .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
+        // Pure scoring: no SQL, no HTTP, no clock.
+        .target(name: "Scoring"),
 
         // The product.
-        .target(name: "Bulwark", dependencies: ["Postgres", "HTTPServer", "Crypto"]),
+        .target(name: "Bulwark", dependencies: ["Postgres", "HTTPServer", "Crypto", "Scoring"]),
         .executableTarget(name: "bulwark", dependencies: ["Bulwark"]),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring"]),
         .testTarget(name: "BulwarkTests", dependencies: ["Bulwark", "Postgres", "HTTPServer", "Crypto"]),
     ],
     swiftLanguageModes: [.v6]
