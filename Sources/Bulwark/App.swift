@@ -38,6 +38,7 @@ public final class App: Sendable {
         AuditRoutes().register(&router)
         CatalogRoutes().register(&router)
         QuestionnaireRoutes().register(&router)
+        AssessmentRoutes(now: now).register(&router)
         self.router = router
     }
 

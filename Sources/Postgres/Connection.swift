@@ -43,6 +43,8 @@ public struct Row {
         return try T.decode(bytes, oid: PQftype(r, Int32(c)), column: column)
     }
 
+    public func hasColumn(_ column: String) -> Bool { result.columnIndex(column) != nil }
+
     public subscript<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) -> T {
         get throws { try decode(column, as: type) }
     }
@@ -71,6 +73,8 @@ public final class Connection: @unchecked Sendable {
     /// Set by the pool on checkout: the first statement after an idle period may meet a dead socket
     /// (the server restarted); such a statement is retried once on a fresh connection.
     var freshCheckout = false
+    /// Statements run on this connection (for tests that check a feature's query count).
+    public private(set) var queryCount = 0
 
     public init(_ configuration: ConnectionConfiguration) throws {
         self.configuration = configuration
@@ -144,6 +148,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func run(_ text: String, _ binds: [PostgresBind]) throws -> QueryResult {
+        queryCount += 1
         if let name = try preparedName(text, binds) {
             return try withParameters(binds) { n, values, lengths, formats in
                 try check(PQexecPrepared(raw, name, n, values, lengths, formats, 1))

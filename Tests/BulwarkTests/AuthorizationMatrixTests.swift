@@ -41,6 +41,19 @@ import Testing
         "PATCH /v1/questionnaires/{id}": [200, 403, 200, 403, 403, 403],
         "POST /v1/questionnaires/{id}/publish": [200, 403, 200, 403, 403, 403],
         "POST /v1/questionnaires/{id}/versions": [201, 403, 201, 403, 403, 403],
+        "GET /v1/assessments": [200, 200, 200, 200, 200, 200],
+        "POST /v1/assessments": [201, 201, 201, 403, 403, 403],
+        "GET /v1/assessments/{id}": [200, 200, 200, 200, 200, 404],
+        "GET /v1/assessments/{id}/answers": [200, 200, 200, 200, 200, 404],
+        "PUT /v1/assessments/{id}/answers/{question_key}": [200, 200, 200, 403, 200, 404],
+        "PATCH /v1/assessments/{id}/answers": [200, 200, 200, 403, 200, 404],
+        // A fresh assessment has no answers: allowed callers reach the check and get 422.
+        "POST /v1/assessments/{id}/submit": [422, 422, 422, 403, 422, 404],
+        // A fresh assessment is not submitted: allowed callers reach the state check and get 409.
+        "POST /v1/assessments/{id}/review": [409, 409, 409, 403, 403, 403],
+        "POST /v1/assessments/{id}/cancel": [200, 200, 200, 403, 403, 403],
+        // Not approved yet: staff see it, the vendor waits (403), another vendor sees nothing (404).
+        "GET /v1/assessments/{id}/score": [200, 200, 200, 200, 403, 404],
     ]
 
     @Test func everyRouteForEveryRole() throws {
@@ -81,6 +94,15 @@ import Testing
             try #require(try admin.post("/v1/questionnaires", questionnaireBody()).json["id"] as? String)
         }
 
+        let due = String(Timestamp.rfc3339(Date().addingTimeInterval(30 * 86_400)).prefix(10))
+        func freshAssessment() throws -> String {
+            try #require(
+                try admin.post(
+                    "/v1/assessments", ["vendor_id": vendorID, "questionnaire_id": publishedID, "due_date": due]
+                ).json["id"] as? String)
+        }
+        let sharedAssessment = try freshAssessment()
+
         for route in running.app.router.routes {
             let key = "\(route.method) \(route.template)"
             let statuses = try #require(AuthorizationMatrixTests.expected[key], "no expectation written for \(key)")
@@ -104,6 +126,11 @@ import Testing
                     ]
                 case "POST /v1/questionnaires": body = questionnaireBody()
                 case "PATCH /v1/questionnaires/{id}": body = ["name": "Renamed"]
+                case "POST /v1/assessments":
+                    body = ["vendor_id": vendorID, "questionnaire_id": publishedID, "due_date": due]
+                case "PUT /v1/assessments/{id}/answers/{question_key}": body = ["value": "yes"]
+                case "PATCH /v1/assessments/{id}/answers": body = ["answers": ["int_timeouts": ["value": "no"]]]
+                case "POST /v1/assessments/{id}/review": body = ["decision": "approve"]
                 default: break
                 }
                 if key == "DELETE /v1/vendors/{id}" {
@@ -126,6 +153,10 @@ import Testing
                     path = path.replacingOccurrences(of: "{id}", with: fresh)
                 } else if route.template.hasPrefix("/v1/questionnaires/") {
                     path = path.replacingOccurrences(of: "{id}", with: try draft())
+                } else if route.template.hasPrefix("/v1/assessments/") {
+                    let fresh = route.method == "POST" ? try freshAssessment() : sharedAssessment
+                    path = path.replacingOccurrences(of: "{id}", with: fresh)
+                        .replacingOccurrences(of: "{question_key}", with: "int_timeouts")
                 } else if route.template.hasPrefix("/v1/vendors/") {
                     path = path.replacingOccurrences(of: "{id}", with: vendorID)
                 } else {

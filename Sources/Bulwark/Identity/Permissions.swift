@@ -11,6 +11,9 @@ public enum Permissions {
     static let vendorManagers: Set<Role> = [.admin, .procurement]
     static let admins: Set<Role> = [.admin]
     static let catalogOwners: Set<Role> = [.admin, .riskAnalyst]
+    static let reviewers: Set<Role> = [.admin, .procurement, .riskAnalyst]
+    /// Vendor users answer for their own vendor; reviewers may answer on its behalf (recorded as such).
+    static let answerers: Set<Role> = reviewers.union([.vendor])
 
     public static let table: [String: Set<Role>] = [
         "GET /v1/me": everyone,
@@ -39,6 +42,17 @@ public enum Permissions {
         "PATCH /v1/questionnaires/{id}": catalogOwners,
         "POST /v1/questionnaires/{id}/publish": catalogOwners,
         "POST /v1/questionnaires/{id}/versions": catalogOwners,
+        "GET /v1/assessments": everyone,
+        "POST /v1/assessments": reviewers,
+        "GET /v1/assessments/{id}": everyone,
+        "GET /v1/assessments/{id}/answers": everyone,
+        "PUT /v1/assessments/{id}/answers/{question_key}": answerers,
+        "PATCH /v1/assessments/{id}/answers": answerers,
+        "POST /v1/assessments/{id}/submit": answerers,
+        "POST /v1/assessments/{id}/review": reviewers,
+        "POST /v1/assessments/{id}/cancel": reviewers,
+        // Vendor users see their score once the assessment is approved (checked in the handler).
+        "GET /v1/assessments/{id}/score": everyone,
     ]
 
     public static func allows(_ role: Role, method: String, route: String) -> Bool {

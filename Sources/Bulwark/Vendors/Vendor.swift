@@ -71,6 +71,7 @@ public struct Vendor: Sendable {
     public var createdAt: Date
     public var updatedAt: Date
     public var deletedAt: Date?
+    public var latestAssessment: LatestAssessment?
 
     public var etag: String { "\"v\(version)\"" }
 
@@ -78,7 +79,26 @@ public struct Vendor: Sendable {
         var pairs: [(String, JSON)] = [("id", .uuid(id))]
         pairs += fields.auditJSON
         pairs += [("created_at", .time(createdAt)), ("updated_at", .time(updatedAt)), ("deleted_at", .time(deletedAt))]
+        pairs.append(("latest_assessment", latestAssessment?.json ?? .null))
         return .object(pairs)
+    }
+}
+
+/// The vendor's latest assessment, for comparing vendors: score, rating and certification are those
+/// recorded when it was approved (null until then).
+public struct LatestAssessment: Sendable {
+    public var id: UUID
+    public var status: String
+    public var score: Double?
+    public var rating: String?
+    public var certification: String?
+    public var approvedAt: Date?
+
+    var json: JSON {
+        .object([
+            ("id", .uuid(id)), ("status", .string(status)), ("score", score.map { .number($0) } ?? .null),
+            ("rating", .string(rating)), ("certification", .string(certification)), ("approved_at", .time(approvedAt)),
+        ])
     }
 }
 

@@ -17,15 +17,27 @@ struct VendorRoutes {
     func list(_ request: Request, _ context: Context) throws -> Response {
         let principal = try context.principal()
         let q = QueryReader(request)
-        q.rejectUnknown(["limit", "cursor", "tier", "status", "q", "tag", "include_deleted"])
+        q.rejectUnknown(["limit", "cursor", "tier", "status", "q", "tag", "include_deleted", "sort", "certification"])
         var filter = VendorFilter()
         filter.tier = q.enumeration("tier", Tier.self)
         filter.status = q.enumeration("status", VendorStatus.self)
         filter.nameContains = q.string("q")
         filter.tag = q.string("tag", maxLength: 64)
         filter.includeDeleted = q.bool("include_deleted") ?? false
+        filter.sort = q.enumeration("sort", VendorSort.self) ?? .created
+        if let c = request.queryValue("certification") {
+            if ["certified", "conditional", "not_certified"].contains(c) {
+                filter.certification = c
+            } else {
+                q.fail("certification", "must be one of: certified, conditional, not_certified")
+            }
+        }
         let limit = q.limit()
-        let cursor = q.cursor()
+        var cursor: VendorCursor?
+        if let raw = request.queryValue("cursor") {
+            cursor = VendorCursor(encoded: raw, sort: filter.sort)
+            if cursor == nil { q.fail("cursor", "is not a cursor this server issued for this sort order") }
+        }
         try q.throwIfInvalid()
         let page = try store.list(
             try context.db(), scope: VendorScope(principal), filter: filter, limit: limit, after: cursor)

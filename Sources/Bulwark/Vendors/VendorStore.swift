@@ -15,6 +15,8 @@ public struct VendorFilter: Sendable {
     public var nameContains: String?
     public var tag: String?
     public var includeDeleted = false
+    public var certification: String?
+    public var sort: VendorSort = .created
 }
 
 /// Vendors' SQL. Every read takes the caller's scope: a vendor user sees only its own vendor.
@@ -35,17 +37,34 @@ public struct VendorStore: Sendable {
         }
     }
 
+    /// The vendor's latest assessment: the most recently approved one, else the newest open one.
+    static let latestJoin: SQL = """
+        LEFT JOIN LATERAL (SELECT a.id AS la_id, a.status AS la_status, a.approved_score AS la_score, \
+        a.approved_rating AS la_rating, a.approved_certification AS la_certification, a.approved_at AS la_approved_at \
+        FROM assessments a WHERE a.vendor_id = vendors.id AND a.status <> 'cancelled' \
+        ORDER BY (a.status = 'approved') DESC, coalesce(a.approved_at, a.created_at) DESC, a.id DESC LIMIT 1) la ON TRUE
+        """
+
+    static let latestColumns: SQL = "la_id, la_status, la_score, la_rating, la_certification, la_approved_at"
+
     public func get(_ db: Connection, id: UUID, scope: VendorScope, forUpdate: Bool = false) throws -> Vendor? {
-        let lock: SQL = forUpdate ? " FOR UPDATE" : ""
-        guard
-            let row = try db.query(
-                "SELECT \(VendorStore.columns) FROM vendors WHERE id = \(id) AND \(VendorStore.scoped(scope))\(lock)"
-            ).first
-        else { return nil }
-        return try decode(row)
+        if forUpdate {
+            // A row lock cannot reach through the outer join; the latest assessment is not needed to change a vendor.
+            return try db.query(
+                "SELECT \(VendorStore.columns) FROM vendors WHERE id = \(id) AND \(VendorStore.scoped(scope)) FOR UPDATE"
+            ).first.map(decode)
+        }
+        return try db.query(
+            """
+            SELECT \(VendorStore.columns), \(VendorStore.latestColumns) FROM vendors \(VendorStore.latestJoin) \
+            WHERE id = \(id) AND \(VendorStore.scoped(scope))
+            """
+        ).first.map(decode)
     }
 
-    public func list(_ db: Connection, scope: VendorScope, filter: VendorFilter, limit: Int, after cursor: PageCursor?)
+    public func list(
+        _ db: Connection, scope: VendorScope, filter: VendorFilter, limit: Int, after cursor: VendorCursor?
+    )
         throws -> Page<Vendor>
     {
         var conditions: [SQL] = [VendorStore.scoped(scope)]
@@ -56,14 +75,19 @@ public struct VendorStore: Sendable {
         if let q = filter.nameContains {
             conditions.append("name ILIKE '%' || \(PageCursor.escapeLike(q)) || '%'")
         }
-        if let cursor { conditions.append("(created_at, id) > (\(cursor.createdAt), \(cursor.id))") }
+        if let c = filter.certification { conditions.append("la_certification = \(c)") }
+        let sort = filter.sort
+        if let cursor { conditions.append(sort.after(cursor)) }
         let rows = try db.query(
             """
-            SELECT \(VendorStore.columns) FROM vendors WHERE \(SQL.joined(conditions, separator: " AND ")) \
-            ORDER BY created_at, id LIMIT \(limit + 1)
+            SELECT \(VendorStore.columns), \(VendorStore.latestColumns) FROM vendors \(VendorStore.latestJoin) \
+            WHERE \(SQL.joined(conditions, separator: " AND ")) ORDER BY \(sort.orderBy) LIMIT \(limit + 1)
             """
         ).rows
-        return page(try rows.map(decode), limit: limit) { PageCursor(createdAt: $0.createdAt, id: $0.id) }
+        let items = try rows.map(decode)
+        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+        let kept = Array(items.prefix(limit))
+        return Page(items: kept, nextCursor: kept.last.map { sort.cursor(for: $0).encoded })
     }
 
     public func create(_ db: Connection, _ f: VendorFields, actor: Actor) throws -> Vendor {
@@ -109,8 +133,7 @@ public struct VendorStore: Sendable {
                 version = version + 1, updated_at = now() WHERE id = \(id) RETURNING \(VendorStore.columns)
                 """
             ).first
-            guard let row else { throw APIError.notFound() }
-            let updated = try decode(row)
+            guard row != nil, let updated = try get(tx, id: id, scope: scope) else { throw APIError.notFound() }
             try AuditLog.record(
                 tx, actor, action: "vendor.updated", resourceType: "vendor", resourceID: id.uuidString.lowercased(),
                 changes: AuditLog.diff(before: current.fields.auditJSON, after: f.auditJSON))
@@ -171,10 +194,17 @@ public struct VendorStore: Sendable {
             contract: Contract(
                 startDate: try row.decode("contract_start_date"), renewalDate: try row.decode("contract_renewal_date"),
                 noticeDays: try row.decode("contract_notice_days"), autoRenew: try row.decode("contract_auto_renew")))
+        var latest: LatestAssessment?
+        if row.hasColumn("la_id"), let id = try row.decode("la_id", as: UUID?.self) {
+            latest = LatestAssessment(
+                id: id, status: try row.decode("la_status"), score: try row.decode("la_score"),
+                rating: try row.decode("la_rating"), certification: try row.decode("la_certification"),
+                approvedAt: try row.decode("la_approved_at"))
+        }
         return Vendor(
             id: try row.decode("id"), fields: fields, version: try row.decode("version"),
             createdAt: try row.decode("created_at"), updatedAt: try row.decode("updated_at"),
-            deletedAt: try row.decode("deleted_at"))
+            deletedAt: try row.decode("deleted_at"), latestAssessment: latest)
     }
 }
 
@@ -210,5 +240,73 @@ public struct PageCursor: Sendable {
             out.append(c)
         }
         return out
+    }
+}
+
+/// How a vendor list is ordered; each order has its own keyset cursor.
+public enum VendorSort: String, Sendable, CaseIterable {
+    case created
+    case name
+    case nameDescending = "-name"
+    case score
+    case scoreDescending = "-score"
+
+    var orderBy: SQL {
+        switch self {
+        case .created: return "created_at, id"
+        case .name: return "lower(name), id"
+        case .nameDescending: return "lower(name) DESC, id DESC"
+        // Vendors without an approved score come last either way (-1 sorts below every score).
+        case .score: return "coalesce(la_score, 101), id"
+        case .scoreDescending: return "coalesce(la_score, -1) DESC, id DESC"
+        }
+    }
+
+    func after(_ c: VendorCursor) -> SQL {
+        switch self {
+        case .created: return "(created_at, id) > (\(Date(timeIntervalSince1970: Double(c.key) ?? 0)), \(c.id))"
+        case .name: return "(lower(name), id) > (\(c.key), \(c.id))"
+        case .nameDescending: return "(lower(name), id) < (\(c.key), \(c.id))"
+        case .score: return "(coalesce(la_score, 101), id) > (\(Double(c.key) ?? 0), \(c.id))"
+        case .scoreDescending: return "(coalesce(la_score, -1), id) < (\(Double(c.key) ?? 0), \(c.id))"
+        }
+    }
+
+    func cursor(for v: Vendor) -> VendorCursor {
+        let key: String
+        switch self {
+        case .created: key = String(v.createdAt.timeIntervalSince1970)
+        case .name, .nameDescending: key = v.fields.name.lowercased()
+        case .score: key = String(v.latestAssessment?.score ?? 101)
+        case .scoreDescending: key = String(v.latestAssessment?.score ?? -1)
+        }
+        return VendorCursor(sort: self, key: key, id: v.id)
+    }
+}
+
+/// An opaque keyset cursor for a vendor list: the order it belongs to, the last sort key and id.
+public struct VendorCursor: Sendable {
+    public let sort: VendorSort
+    public let key: String
+    public let id: UUID
+
+    public var encoded: String { Encoding.base64URL(Array("\(sort.rawValue)\u{0}\(key)\u{0}\(id.uuidString)".utf8)) }
+
+    public init(sort: VendorSort, key: String, id: UUID) {
+        self.sort = sort
+        self.key = key
+        self.id = id
+    }
+
+    public init?(encoded: String, sort: VendorSort) {
+        guard encoded.utf8.count <= 700, let bytes = Encoding.base64URLDecode(encoded),
+            let text = String(validating: bytes, as: UTF8.self)
+        else { return nil }
+        let parts = text.split(separator: "\u{0}", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == sort.rawValue, let id = UUID(uuidString: String(parts[2])) else {
+            return nil
+        }
+        if sort == .created || sort == .score || sort == .scoreDescending, Double(parts[1]) == nil { return nil }
+        self.init(sort: sort, key: String(parts[1]), id: id)
     }
 }
