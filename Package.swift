@@ -22,11 +22,13 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ", "Crypto"]),
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD"]),
         // Pure scoring: no SQL, no HTTP, no clock.
-        .target(name: "Scoring"),
+        .target(name: "Scoring", linkerSettings: [.linkedLibrary("m")]),
 
         // The product.
         .target(name: "Bulwark", dependencies: ["Postgres", "HTTPServer", "Crypto", "Scoring"]),
         .executableTarget(name: "bulwark", dependencies: ["Bulwark"]),
+        // Benchmarks (bench/README.md): the scoring engine alone.
+        .executableTarget(name: "scoring-bench", dependencies: ["Scoring"], path: "bench/scoring-bench"),
 
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),

@@ -269,17 +269,53 @@ public enum Scorer {
         questions: [ScoringQuestion], requirements: [ScoringRequirement], answers: [String: AnswerValue],
         evidence: [ScoringEvidence], tier: VendorTier, day: Int
     ) -> ScoreCard {
-        let visible = visibility(questions: questions, answers: answers)
+        // Strings are hashed once each here; the loops below work on indices.
+        var questionIndex: [String: Int] = [:]
+        questionIndex.reserveCapacity(questions.count)
+        var given: [AnswerValue?] = []
+        given.reserveCapacity(questions.count)
+        for (i, q) in questions.enumerated() {
+            questionIndex[q.key] = i
+            given.append(answers[q.key])
+        }
+        var visible = [Bool](repeating: false, count: questions.count)
+        for (i, q) in questions.enumerated() {
+            guard let (target, condition) = q.showIf else {
+                visible[i] = true
+                continue
+            }
+            let t = questionIndex[target]
+            let answer = t.flatMap { $0 < i && visible[$0] ? given[$0] : nil }
+            visible[i] = holds(condition, answer)
+        }
+        var requirementIndex: [String: Int] = [:]
+        requirementIndex.reserveCapacity(requirements.count)
+        for (i, r) in requirements.enumerated() { requirementIndex[r.ref] = i }
         // Rule 2 sums, per requirement: sum(w × s), sum(w) and how many answered questions count.
-        var sums: [String: (weighted: Double, weights: Double, answered: Int)] = [:]
-        for q in questions where visible[q.key] == true {
-            guard let s = questionScore(q, answers[q.key]) else { continue }
+        var weighted = [Double](repeating: 0, count: requirements.count)
+        var weights = [Double](repeating: 0, count: requirements.count)
+        var answeredCount = [Int](repeating: 0, count: requirements.count)
+        for (i, q) in questions.enumerated() where visible[i] {
+            guard let s = questionScore(q, given[i]) else { continue }
             for link in q.requirements {
-                var acc = sums[link.ref] ?? (0, 0, 0)
-                acc.weighted += link.weight * s
-                acc.weights += link.weight
-                acc.answered += 1
-                sums[link.ref] = acc
+                guard let r = requirementIndex[link.ref] else { continue }
+                weighted[r] += link.weight * s
+                weights[r] += link.weight
+                answeredCount[r] += 1
+            }
+        }
+        // Rule 3, prepared once: per requirement, whether some accepted item is unexpired on `day`, and the
+        // latest issue date among those.
+        var anyValid = [Bool](repeating: false, count: requirements.count)
+        var latestIssued = [Int?](repeating: nil, count: requirements.count)
+        for e in evidence where e.status == .accepted {
+            if let expires = e.expiresOn, expires <= day { continue }
+            for ref in e.requirementRefs {
+                guard let r = requirementIndex[ref] else { continue }
+                anyValid[r] = true
+                if let issued = e.issuedOn, issued <= day, issued > (latestIssued[r] ?? Int.min) {
+                    latestIssued[r] = issued
+                }
             }
         }
         var scored: [RequirementScore] = []
@@ -287,17 +323,22 @@ public enum Scorer {
         var byPrinciple: [String: (weighted: Double, weights: Double, card: PrincipleScore)] = [:]
         var overallWeighted = 0.0
         var overallWeights = 0.0
-        for r in requirements {
+        for (i, r) in requirements.enumerated() {
             var value: Double?
-            if let acc = sums[r.ref], acc.weights > 0 { value = acc.weighted / acc.weights }
-            let ok = evidenceOK(r, evidence, onDay: day)
+            if weights[i] > 0 { value = weighted[i] / weights[i] }
+            let ok: Bool
+            if let maxAge = r.evidenceMaxAgeDays {
+                ok = latestIssued[i].map { day - $0 <= maxAge } ?? false
+            } else {
+                ok = anyValid[i]
+            }
             if r.evidenceRequired && !ok, let v = value { value = min(v, 0.5) }  // rule 3
             let st = status(value)  // rule 4
             scored.append(
                 RequirementScore(
                     ref: r.ref, title: r.title, principle: r.principle, severity: r.severity, mustPass: r.mustPass,
                     score: value.map { round($0, places: 4) }, status: st,
-                    answeredQuestions: sums[r.ref]?.answered ?? 0,
+                    answeredQuestions: answeredCount[i],
                     evidenceOK: ok))
             if byPrinciple[r.principle] == nil {
                 principleOrder.append(r.principle)
