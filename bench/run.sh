@@ -4,18 +4,25 @@
 # Measures, on this machine and against a throwaway PostgreSQL cluster:
 #   (a) nginx returning a static JSON body               (HTTP ceiling)
 #   (b) bulwark GET /healthz                              (our HTTP stack)
-#   (c) bulwark GET /v1/vendors/{id} with a bearer token  (auth + one DB read)
+#   (c) bulwark GET /v1/vendors/{id} with a bearer token  (auth + RLS transaction + one read)
 #   (d) pgbench running the vendor SELECT alone           (DB ceiling for c)
-#   (e) pgbench running token lookup + vendor SELECT      (DB work of c)
-# and prints the ratios we hold ourselves to. See bench/README.md.
+#   (e) pgbench running token lookup, BEGIN, set_config,
+#       vendor SELECT, COMMIT                             (DB work of c)
+#   (f) bulwark GET /v1/assessments/{id}/score for a fully answered assessment
+#       of the shipped questionnaire                      (info)
+#   (g) scoring-bench: the scoring engine alone, no I/O   (target: well under 1 ms)
+# and prints the ratios we hold ourselves to. pgbench connects as the role the
+# server uses (bulwark_app), so row-level security applies to it too.
+# See bench/README.md.
 #
 # Environment:
 #   DURATION=10s     length of each measurement (wrk syntax: 30, 30s, 2m, 1h)
 #   WARMUP=2         seconds of discarded load before each measurement (0 = none)
-#   SKIP_BUILD=1     do not run `swift build -c release`
+#   SKIP_BUILD=1     do not run `swift build -c release --product bulwark|scoring-bench`
 #   STRICT=1         exit 1 when a target is missed (default: report only)
 #   KEEP_BENCH_PG=1  keep the throwaway cluster directory after the run
 #   BULWARK_BIN=...  server binary (default: .build/release/bulwark)
+#   SCORING_BENCH_BIN=...  engine benchmark (default: .build/release/scoring-bench)
 #   PG_BIN=...       PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin)
 set -euo pipefail
 
@@ -26,10 +33,14 @@ RAW_DIR="$STATE_DIR/bench-raw"
 REPORT="$STATE_DIR/bench-latest.md"
 SERVER_LOG="$STATE_DIR/bench-server.log"
 BIN=${BULWARK_BIN:-$ROOT/.build/release/bulwark}
+SCORING_BENCH=${SCORING_BENCH_BIN:-$ROOT/.build/release/scoring-bench}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 DB_NAME=bulwark_bench
 CONNS=32
 THREADS=2
+# The role `bulwark serve` SETs on every pooled connection (created by the
+# migrations, granted to the migrating user). pgbench connects as it too.
+APP_ROLE=bulwark_app
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -51,7 +62,7 @@ DUR_S=$(to_seconds "${DURATION:-10s}") || die "DURATION must look like 10, 10s, 
 WARMUP=${WARMUP:-2}
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds"
 
-for tool in wrk nginx pgbench psql curl; do
+for tool in wrk nginx pgbench psql curl python3; do
     command -v "$tool" >/dev/null || die "'$tool' is not installed"
 done
 if [[ ! -x $PG_BIN/initdb ]] && command -v pg_config >/dev/null; then
@@ -128,13 +139,37 @@ trap 'exit 143' TERM
 
 cd "$ROOT"
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-    log "swift build -c release"
-    swift build -c release
+    log "swift build -c release --product bulwark"
+    swift build -c release --product bulwark
+    log "swift build -c release --product scoring-bench"
+    swift build -c release --product scoring-bench
 fi
 [[ -x $BIN ]] || die "no server binary at $BIN (build it, or unset SKIP_BUILD)"
+for b in "$BIN" "$SCORING_BENCH"; do
+    if [[ -x $b ]] && [[ -n $(find "$ROOT/Sources" "$BENCH_DIR/scoring-bench" -type f -newer "$b" -print -quit 2>/dev/null) ]]; then
+        log "warning: $b is older than the sources; it may not be what you mean to measure"
+    fi
+done
 
 mkdir -p "$STATE_DIR" "$RAW_DIR"
-rm -f "$RAW_DIR"/*.txt
+rm -f "$RAW_DIR"/*.txt "$RAW_DIR"/*.json "$RAW_DIR"/*.sql
+
+# ------------------------------------------- (g) scoring engine, no I/O --
+# Runs first, while nothing else (PostgreSQL, server, load generators) is busy.
+
+ENGINE_LINE="" ENGINE_US="" ENGINE_NOTE=""
+if [[ -x $SCORING_BENCH ]]; then
+    log "measuring: scoring engine ($SCORING_BENCH)"
+    if "$SCORING_BENCH" >"$RAW_DIR/scoring-bench.txt" 2>&1; then
+        ENGINE_LINE=$(grep -m1 '^scoring engine:' "$RAW_DIR/scoring-bench.txt" || true)
+        ENGINE_US=$(printf '%s\n' "$ENGINE_LINE" | sed -nE 's/.*median ([0-9.]+) .*/\1/p')
+        [[ -n $ENGINE_US ]] || ENGINE_NOTE="could not parse the output (see $RAW_DIR/scoring-bench.txt)"
+    else
+        ENGINE_NOTE="scoring-bench failed (see $RAW_DIR/scoring-bench.txt)"
+    fi
+else
+    ENGINE_NOTE="no binary at $SCORING_BENCH (build it: swift build -c release --product scoring-bench)"
+fi
 
 # --------------------------------------------------------------- postgresql --
 
@@ -175,6 +210,10 @@ export BULWARK_HOME="$ROOT"
 
 log "bulwark migrate"
 "$BIN" migrate
+# seed: demo vendor, the resilience-v1 catalog and the published default
+# questionnaire "Vendor Resilience Assessment" (used by measurement f).
+log "bulwark seed"
+"$BIN" seed >"$RAW_DIR/seed.txt" 2>&1 || { cat "$RAW_DIR/seed.txt" >&2; die "bulwark seed failed"; }
 
 log "bulwark token create"
 TOKEN_OUT=$("$BIN" token create --role admin --name bench)
@@ -186,7 +225,8 @@ TOKEN=$(printf '%s\n' "$TOKEN_OUT" | awk 'NF { t = $0 } END { print t }' | tr -d
 log "loading 10000 vendors"
 "${PSQL[@]}" -c "INSERT INTO vendors (name, tier, status) SELECT 'Bench Vendor ' || g, (ARRAY['critical','high','medium','low'])[1 + g % 4], 'active' FROM generate_series(1, 10000) g;"
 "${PSQL[@]}" -c "ANALYZE"
-VENDOR_ID=$("${PSQL[@]}" -Atc "SELECT id FROM vendors ORDER BY name LIMIT 1")
+# A bench vendor, not the seeded demo vendor (which sorts first and has contacts).
+VENDOR_ID=$("${PSQL[@]}" -Atc "SELECT id FROM vendors WHERE name LIKE 'Bench Vendor %' ORDER BY name LIMIT 1")
 [[ -n $VENDOR_ID ]] || die "no vendor id"
 TOKEN_PREFIX=$("${PSQL[@]}" -Atc "SELECT prefix FROM api_tokens LIMIT 1" 2>"$RAW_DIR/prefix.err") || TOKEN_PREFIX=""
 log "vendor id $VENDOR_ID"
@@ -196,7 +236,10 @@ log "vendor id $VENDOR_ID"
 SRV_PORT=$(free_port) || die "no free TCP port for bulwark"
 SRV="http://127.0.0.1:$SRV_PORT"
 log "bulwark serve on 127.0.0.1:$SRV_PORT (log: $SERVER_LOG)"
+# The per-token rate limit (default 50 req/s, burst 100) would turn almost every
+# wrk request with the admin token into a 429; lift it for the whole run.
 BULWARK_LISTEN="127.0.0.1:$SRV_PORT" BULWARK_THREADS=16 BULWARK_DB_POOL=16 BULWARK_LOG_LEVEL=warn \
+    BULWARK_DB_ROLE="$APP_ROLE" BULWARK_RATE_LIMIT=1000000 BULWARK_RATE_BURST=1000000 \
     "$BIN" serve >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
@@ -312,7 +355,9 @@ bench_wrk() { # key label url [wrk options...]
     if ((WARMUP > 0)); then
         wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
     fi
-    if ! wrk -t"$THREADS" -c"$CONNS" -d"${DUR_S}s" --latency "$@" "$url" >"$out" 2>&1; then
+    # --timeout: wrk's default (2s) silently leaves slower requests out of the
+    # latency figures; with 30s they count (a slow route shows a high p99).
+    if ! wrk -t"$THREADS" -c"$CONNS" -d"${DUR_S}s" --timeout 30s --latency "$@" "$url" >"$out" 2>&1; then
         NOTE[$key]+="wrk failed (see $out); "
         FAILED=1
         return 0
@@ -320,26 +365,29 @@ bench_wrk() { # key label url [wrk options...]
     parse_wrk "$key" "$out"
 }
 
-bench_pgbench() { # key label script [pgbench options...]
-    local key=$1 label=$2 script=$3 out="$RAW_DIR/$1.txt"
-    shift 3
+bench_pgbench() { # key label script pgoptions [pgbench options...]
+    local key=$1 label=$2 script=$3 pgopts=$4 out="$RAW_DIR/$1.txt"
+    shift 4
     KEYS+=("$key")
     LABEL[$key]=$label
-    TOOLDESC[$key]="pgbench -c$CONNS -j$THREADS"
-    log "measuring: $label (${DUR_S}s)"
-    # Sanity check: every statement must return exactly one row. pgbench does
-    # not look at results, so a WHERE that matches nothing would otherwise
-    # benchmark an empty lookup. \gset makes pgbench fail on 0 or >1 rows.
+    TOOLDESC[$key]="pgbench -c$CONNS -j$THREADS as $APP_ROLE"
+    log "measuring: $label (${DUR_S}s, PGOPTIONS='$pgopts')"
+    # Sanity check: every SELECT must return exactly one row. pgbench does not
+    # look at results, so a WHERE that matches nothing (or a row hidden by
+    # row-level security) would otherwise benchmark an empty lookup. \gset
+    # makes pgbench fail on 0 or >1 rows. BEGIN/COMMIT return no rows, so they
+    # stay in the check file unchanged (the transaction-local scope needs them).
     local check="$RAW_DIR/$key.check.sql"
-    sed -E '/^[[:space:]]*--/!s/;[[:space:]]*$/ \\gset chk_/' "$script" >"$check"
-    if ! pgbench -n -M prepared -c 1 -t 1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -f "$check" "$@" "$DB_NAME" \
-        >"$RAW_DIR/$key.check.txt" 2>&1; then
-        NOTE[$key]+="a statement errored or did not return exactly one row (see $RAW_DIR/$key.check.txt); "
+    sed -E '/^[[:space:]]*[Ss][Ee][Ll][Ee][Cc][Tt][[:space:]]/s/;[[:space:]]*$/ \\gset chk_/' "$script" >"$check"
+    grep -q 'gset chk_' "$check" || { NOTE[$key]+="no SELECT in $script; "; FAILED=1; return 0; }
+    if ! PGOPTIONS=$pgopts pgbench -n -M prepared -c 1 -t 1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -f "$check" \
+        "$@" "$DB_NAME" >"$RAW_DIR/$key.check.txt" 2>&1; then
+        NOTE[$key]+="a SELECT errored or did not return exactly one row (see $RAW_DIR/$key.check.txt); "
         FAILED=1
         return 0
     fi
-    local cmd=(pgbench -n -M prepared -c "$CONNS" -j "$THREADS" -h 127.0.0.1 -p "$PG_PORT" -U postgres
-        -f "$script" "$@")
+    local cmd=(env "PGOPTIONS=$pgopts" pgbench -n -M prepared -c "$CONNS" -j "$THREADS" -h 127.0.0.1 -p "$PG_PORT"
+        -U postgres -f "$script" "$@")
     if ((WARMUP > 0)); then
         "${cmd[@]}" -T "$WARMUP" "$DB_NAME" >/dev/null 2>&1 || true
     fi
@@ -352,23 +400,141 @@ bench_pgbench() { # key label script [pgbench options...]
 }
 
 AUTH_HEADER="Authorization: Bearer $TOKEN"
+
+# api METHOD PATH [BODY-FILE]: calls the API as the admin token; the response
+# body goes to $RAW_DIR/api.json, the status code to stdout.
+api() {
+    local args=(-s -o "$RAW_DIR/api.json" -w '%{http_code}' -m 30 -X "$1" -H "$AUTH_HEADER")
+    [[ -n ${3:-} ]] && args+=(-H 'Content-Type: application/json' --data-binary "@$3")
+    curl "${args[@]}" "$SRV$2" || true
+}
+# json_get EXPR: evaluates a Python expression over the JSON in $RAW_DIR/api.json (bound to d).
+json_get() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$RAW_DIR/api.json" "$1"; }
+
+# (f) setup: an assessment of the published default questionnaire for
+# VENDOR_ID, every non-evidence question answered. Created before the
+# measurements, so (c), (d) and (e) all read a vendor with one open assessment.
+ASSESSMENT_ID="" SETUP_F_ERR=""
+setup_score() {
+    local code qid due
+    code=$(api GET "/v1/questionnaires?status=published")
+    [[ $code == 200 ]] || { SETUP_F_ERR="GET /v1/questionnaires?status=published answered $code"; return 1; }
+    qid=$(json_get 'next((q["id"] for q in d["items"] if q.get("name") == "Vendor Resilience Assessment"), d["items"][0]["id"] if d["items"] else "")' 2>/dev/null) || qid=""
+    [[ -n $qid ]] || { SETUP_F_ERR="no published questionnaire (did 'bulwark seed' publish it?)"; return 1; }
+
+    code=$(api GET "/v1/questionnaires/$qid")
+    [[ $code == 200 ]] || { SETUP_F_ERR="GET /v1/questionnaires/$qid answered $code"; return 1; }
+    cp "$RAW_DIR/api.json" "$RAW_DIR/score-questionnaire.json"
+    # The answers: yes_no "yes"; single_choice the best-scoring option;
+    # multi_choice every option scoring > 0; number the bound of the first
+    # threshold scoring 1, clamped to the range; text "bench"; date a fixed
+    # date; evidence questions skipped (there is no evidence in this database).
+    python3 - "$RAW_DIR/score-questionnaire.json" >"$RAW_DIR/score-answers.json" <<'PY' \
+        || { SETUP_F_ERR="could not build the answers from the questionnaire"; return 1; }
+import json, sys
+
+q = json.load(open(sys.argv[1]))
+content = q.get("content", q)
+questions = [x for s in content.get("sections", []) for x in s.get("questions", [])] + content.get("questions", [])
+answers = {}
+for x in questions:
+    t = x["type"]
+    if t == "yes_no":
+        v = "yes"
+    elif t == "single_choice":
+        v = max(x["options"], key=lambda o: o.get("score") or 0)["value"]
+    elif t == "multi_choice":
+        v = [o["value"] for o in x["options"] if (o.get("score") or 0) > 0] or [x["options"][0]["value"]]
+    elif t == "number":
+        thresholds = (x.get("scoring") or {}).get("thresholds") or []
+        best = next((th for th in thresholds if th.get("score") == 1), thresholds[0] if thresholds else {})
+        v = best.get("lte", best.get("gte", 0))
+        r = x.get("range") or {}
+        if r.get("min") is not None:
+            v = max(v, r["min"])
+        if r.get("max") is not None:
+            v = min(v, r["max"])
+    elif t == "text":
+        v = "bench"
+    elif t == "date":
+        v = "2026-06-30"
+    else:  # evidence: answered by evidence_ids only, and no evidence exists here
+        continue
+    answers[x["key"]] = {"value": v}
+if not answers:
+    sys.exit("no answerable questions found")
+print(json.dumps({"answers": answers}))
+PY
+
+    due=$(date -u -d '+30 days' +%F)
+    printf '{"vendor_id": "%s", "questionnaire_id": "%s", "due_date": "%s"}\n' "$VENDOR_ID" "$qid" "$due" \
+        >"$RAW_DIR/score-create.json"
+    code=$(api POST /v1/assessments "$RAW_DIR/score-create.json")
+    [[ $code == 201 ]] || { SETUP_F_ERR="POST /v1/assessments answered $code: $(head -c 300 "$RAW_DIR/api.json")"; return 1; }
+    ASSESSMENT_ID=$(json_get 'd["id"]')
+
+    code=$(api PATCH "/v1/assessments/$ASSESSMENT_ID/answers" "$RAW_DIR/score-answers.json")
+    [[ $code == 200 ]] || { SETUP_F_ERR="PATCH /v1/assessments/$ASSESSMENT_ID/answers answered $code: $(head -c 300 "$RAW_DIR/api.json")"; return 1; }
+    SCORE_ANSWERS=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["answers"]))' "$RAW_DIR/score-answers.json")
+    SCORE_QUESTIONS=$(python3 -c 'import json, sys; q = json.load(open(sys.argv[1])); c = q.get("content", q); print(sum(len(s.get("questions", [])) for s in c.get("sections", [])))' "$RAW_DIR/score-questionnaire.json")
+
+    code=$(api GET "/v1/assessments/$ASSESSMENT_ID/score")
+    [[ $code == 200 ]] || { SETUP_F_ERR="GET /v1/assessments/$ASSESSMENT_ID/score answered $code: $(head -c 300 "$RAW_DIR/api.json")"; return 1; }
+    cp "$RAW_DIR/api.json" "$RAW_DIR/score-probe.json"
+    return 0
+}
+SCORE_ANSWERS="" SCORE_QUESTIONS=""
+if setup_score; then
+    log "assessment $ASSESSMENT_ID: $SCORE_ANSWERS of $SCORE_QUESTIONS questions answered (evidence skipped)"
+else
+    log "warning: could not set up measurement (f): $SETUP_F_ERR"
+fi
+
 code=$(curl -s -o "$RAW_DIR/vendor-probe.txt" -w '%{http_code}' -H "$AUTH_HEADER" "$SRV/v1/vendors/$VENDOR_ID" || true)
 if [[ $code != 200 ]]; then
     log "warning: GET /v1/vendors/$VENDOR_ID answered $code before the run: $(head -c 300 "$RAW_DIR/vendor-probe.txt")"
 fi
 
+# pgbench runs as the server's role, so row-level security applies. Before
+# measuring, make sure it does: as $APP_ROLE and without a scope, no vendor is
+# visible. (vendor_by_id.sql alone gets a session-wide scope instead of the
+# per-transaction set_config that the server and auth_and_vendor.sql use.)
+PG_APP_OPTS="-c role=$APP_ROLE"
+RLS_NOTE=""
+rls=$(PGOPTIONS=$PG_APP_OPTS "${PSQL[@]}" -Atc "SELECT current_user || ' ' || (SELECT count(*) FROM vendors)" \
+    2>"$RAW_DIR/rls-check.err") || rls="error: $(head -c 200 "$RAW_DIR/rls-check.err" | tr '\n' ' ')"
+if [[ $rls != "$APP_ROLE 0" ]]; then
+    RLS_NOTE="PGOPTIONS='$PG_APP_OPTS' did not give $APP_ROLE under row-level security (got: $rls); "
+    log "warning: $RLS_NOTE"
+    FAILED=1
+fi
+
 bench_wrk nginx "nginx GET / (static)" "http://127.0.0.1:$NGX_PORT/"
 bench_wrk healthz "bulwark GET /healthz" "$SRV/healthz"
 bench_wrk vendor "bulwark GET /v1/vendors/{id} (bearer)" "$SRV/v1/vendors/$VENDOR_ID" -H "$AUTH_HEADER"
-bench_pgbench pg_single "pgbench vendor_by_id.sql" "$BENCH_DIR/vendor_by_id.sql" -D "id=$VENDOR_ID"
+bench_pgbench pg_single "pgbench vendor_by_id.sql" "$BENCH_DIR/vendor_by_id.sql" \
+    "$PG_APP_OPTS -c bulwark.scope=all" -D "id=$VENDOR_ID"
+NOTE[pg_single]+=$RLS_NOTE
 if [[ -n $TOKEN_PREFIX ]]; then
     bench_pgbench pg_auth "pgbench auth_and_vendor.sql" "$BENCH_DIR/auth_and_vendor.sql" \
-        -D "id=$VENDOR_ID" -D "prefix=$TOKEN_PREFIX"
+        "$PG_APP_OPTS" -D "id=$VENDOR_ID" -D "prefix=$TOKEN_PREFIX"
+    NOTE[pg_auth]+=$RLS_NOTE
 else
     KEYS+=(pg_auth)
     LABEL[pg_auth]="pgbench auth_and_vendor.sql"
-    TOOLDESC[pg_auth]="pgbench -c$CONNS -j$THREADS"
+    TOOLDESC[pg_auth]="pgbench -c$CONNS -j$THREADS as $APP_ROLE"
     NOTE[pg_auth]="skipped: no token prefix ($(head -c 200 "$RAW_DIR/prefix.err" | tr '\n' ' ')); "
+    FAILED=1
+fi
+if [[ -n $ASSESSMENT_ID && -z $SETUP_F_ERR ]]; then
+    bench_wrk score "bulwark GET /v1/assessments/{id}/score" "$SRV/v1/assessments/$ASSESSMENT_ID/score" \
+        -H "$AUTH_HEADER"
+    NOTE[score]+="$SCORE_ANSWERS of $SCORE_QUESTIONS questions answered, evidence skipped; "
+else
+    KEYS+=(score)
+    LABEL[score]="bulwark GET /v1/assessments/{id}/score"
+    TOOLDESC[score]="wrk -t$THREADS -c$CONNS"
+    NOTE[score]="skipped: $SETUP_F_ERR; "
     FAILED=1
 fi
 
@@ -392,6 +558,12 @@ P99_VENDOR=${P99[vendor]:-}
 V_HEALTH=$(verdict "$R_HEALTH" ge 0.6)
 V_VENDOR=$(verdict "$R_VENDOR" ge 0.5)
 V_P99=$(verdict "$P99_VENDOR" lt 10)
+RPS_SCORE=${RPS[score]:-n/a}
+P99_SCORE=${P99[score]:-}
+[[ -n $P99_SCORE ]] || P99_SCORE="n/a"
+[[ -n $ENGINE_US ]] || ENGINE_US="n/a"
+V_ENGINE=$(verdict "$ENGINE_US" lt 1000)
+[[ -n $ENGINE_NOTE ]] && FAILED=1
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] && COMMIT+="+dirty"
@@ -405,7 +577,8 @@ HOST_DESC="$(nproc) CPUs${CPU:+ ($CPU)}, PostgreSQL $("$PG_BIN/postgres" --versi
     echo "- Commit: $COMMIT"
     echo "- Host: $HOST_DESC"
     echo "- Each measurement: ${DUR_S}s after ${WARMUP}s warm-up, $CONNS connections, $THREADS client threads;" \
-        "server: BULWARK_THREADS=16, BULWARK_DB_POOL=16; 10000 vendors; default PostgreSQL durability"
+        "server: BULWARK_THREADS=16, BULWARK_DB_POOL=16, role $APP_ROLE, rate limit lifted;" \
+        "pgbench as $APP_ROLE (row-level security on); 10000 vendors; default PostgreSQL durability"
     echo
     echo "| Measurement | Tool | Req/s (tps) | Avg latency ms | p99 ms | Notes |"
     echo "|---|---|---:|---:|---:|---|"
@@ -422,6 +595,17 @@ HOST_DESC="$(nproc) CPUs${CPU:+ ($CPU)}, PostgreSQL $("$PG_BIN/postgres" --versi
     echo "| vendor by id / pgbench single select | $R_VENDOR | ≥ 0.50 | $V_VENDOR |"
     echo "| vendor by id / pgbench auth + select | $R_AUTH | (info) | - |"
     echo "| vendor by id p99 (ms) | $P99_VENDOR | < 10 | $V_P99 |"
+    echo "| score endpoint req/s | $RPS_SCORE | (info) | - |"
+    echo "| score endpoint p99 (ms) | $P99_SCORE | (info) | - |"
+    echo "| scoring engine median µs per score | $ENGINE_US | < 1000 | $V_ENGINE |"
+    echo
+    echo "Scoring engine alone (\`scoring-bench\`, target: well under 1 ms = 1000 µs):"
+    echo
+    if [[ -n $ENGINE_LINE ]]; then
+        echo "    $ENGINE_LINE"
+    fi
+    [[ -n $ENGINE_NOTE ]] && echo "    (not measured: $ENGINE_NOTE)"
+    true
 } >"$REPORT"
 
 echo
@@ -433,7 +617,7 @@ if [[ $FAILED -ne 0 ]]; then
     log "some measurements failed or saw errors (see Notes above)"
     exit 1
 fi
-if [[ ${STRICT:-0} == 1 ]] && [[ $V_HEALTH == MISS || $V_VENDOR == MISS || $V_P99 == MISS ]]; then
+if [[ ${STRICT:-0} == 1 ]] && [[ $V_HEALTH == MISS || $V_VENDOR == MISS || $V_P99 == MISS || $V_ENGINE == MISS ]]; then
     log "STRICT=1 and a target was missed"
     exit 1
 fi

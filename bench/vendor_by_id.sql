@@ -1,12 +1,22 @@
--- pgbench script: the database-side work of GET /v1/vendors/{id}.
+-- pgbench script: the vendor read of GET /v1/vendors/{id} (statement 3 of the
+-- four the server runs for that request; see auth_and_vendor.sql for all four).
+-- This is the "DB ceiling" for the one read.
 --
--- KEEP IN SYNC: this SELECT must stay identical (columns, their order, and the
--- WHERE clause) to the one VendorStore uses to load a vendor by id. If the
--- store's query changes, change this file too, or the ratio that bench/run.sh
--- prints (vendor route / pgbench single select) compares unlike things.
+-- KEEP IN SYNC: this SELECT must stay identical (columns, their order, the
+-- LATERAL join for the latest assessment and the WHERE clause) to the one
+-- VendorStore uses to load a vendor by id. If the store's query changes, change
+-- this file and auth_and_vendor.sql too, or the ratios that bench/run.sh prints
+-- compare unlike things.
+--
+-- Row-level security: bench/run.sh runs this as the server's role with
+-- PGOPTIONS='-c role=bulwark_app -c bulwark.scope=all'. The role makes the
+-- vendors/assessments policies apply exactly as they do for the server; the
+-- session-wide bulwark.scope=all stands in for the server's per-transaction
+-- set_config (without a scope the policy hides every vendor and this returns
+-- no row).
 --
 -- :id is supplied by bench/run.sh with `pgbench -D id=<uuid>`. Run it only with
 -- -M prepared (or -M extended): pgbench then sends :id as a bind parameter ($1)
 -- and PostgreSQL infers its type (uuid) from the column. With -M simple the
 -- value would be pasted in unquoted and the statement would not parse.
-SELECT id, name, legal_name, website, country, services, tier, status, owner_user_id, contacts, tags, contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew, version, created_at, updated_at, deleted_at FROM vendors WHERE id = :id AND TRUE;
+SELECT id, name, legal_name, website, country, services, tier, status, owner_user_id, contacts, tags, contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew, version, created_at, updated_at, deleted_at, la_id, la_status, la_score, la_rating, la_certification, la_approved_at FROM vendors LEFT JOIN LATERAL (SELECT a.id AS la_id, a.status AS la_status, a.approved_score AS la_score, a.approved_rating AS la_rating, a.approved_certification AS la_certification, a.approved_at AS la_approved_at FROM assessments a WHERE a.vendor_id = vendors.id AND a.status <> 'cancelled' ORDER BY (a.status = 'approved') DESC, coalesce(a.approved_at, a.created_at) DESC, a.id DESC LIMIT 1) la ON TRUE WHERE id = :id AND TRUE;

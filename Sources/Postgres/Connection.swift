@@ -76,9 +76,14 @@ public final class Connection: @unchecked Sendable {
     /// Statements run on this connection (for tests that check a feature's query count).
     public private(set) var queryCount = 0
 
-    public init(_ configuration: ConnectionConfiguration) throws {
+    /// Run on every new session, the first and any after a reconnect (session settings such as SET ROLE).
+    private let sessionSetup: ((Connection) throws -> Void)?
+
+    public init(_ configuration: ConnectionConfiguration, sessionSetup: ((Connection) throws -> Void)? = nil) throws {
         self.configuration = configuration
+        self.sessionSetup = sessionSetup
         raw = try Connection.open(configuration)
+        try sessionSetup?(self)
     }
 
     deinit { PQfinish(raw) }
@@ -115,6 +120,7 @@ public final class Connection: @unchecked Sendable {
         PQfinish(raw)
         raw = fresh
         statements.removeAll()
+        try sessionSetup?(self)
     }
 
     // MARK: - Queries

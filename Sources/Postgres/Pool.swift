@@ -35,7 +35,8 @@ public final class Pool: @unchecked Sendable {
 
     /// - Parameters:
     ///   - acquireTimeout: seconds a caller waits for a free connection before `PostgresError.poolTimeout`.
-    ///   - setup: run once on every new connection (session settings).
+    ///   - setup: run on every new session, including one a connection opens again after the server
+    ///     dropped it (session settings such as SET ROLE must survive a database restart).
     public init(
         _ configuration: ConnectionConfiguration, size: Int, acquireTimeout: Double = 5,
         setup: @escaping @Sendable (Connection) throws -> Void = { _ in }
@@ -73,8 +74,7 @@ public final class Pool: @unchecked Sendable {
             return reused
         }
         do {
-            let connection = try Connection(configuration)
-            try setup(connection)
+            let connection = try Connection(configuration, sessionSetup: setup)
             return connection
         } catch {
             withState { $0.inUse -= 1 }

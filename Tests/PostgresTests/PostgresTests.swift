@@ -226,6 +226,25 @@ enum TestDB {
         #expect(newPID != pid)
     }
 
+    @Test func sessionSetupSurvivesAReconnect() throws {
+        let pool = Pool(ConnectionConfiguration(url: TestDB.url), size: 1, acquireTimeout: 1) { c in
+            try c.run(script: "SET bulwark.test_marker = 'set'")
+        }
+        let pid: Int = try pool.withConnection {
+            try $0.query("SELECT pg_backend_pid()::int8 AS pid").first!.decode("pid")
+        }
+        try TestDB.connect().execute("SELECT pg_terminate_backend(\(pid)::int4)")
+        usleep(100_000)
+        let (newPID, marker): (Int, String?) = try pool.withConnection {
+            let row = try $0.query(
+                "SELECT pg_backend_pid()::int8 AS pid, current_setting('bulwark.test_marker', true) AS marker"
+            ).first!
+            return (try row.decode("pid"), try row.decode("marker"))
+        }
+        #expect(newPID != pid)
+        #expect(marker == "set", "a reconnected session runs the setup again (SET ROLE must not be lost)")
+    }
+
     @Test func aConnectionLeftInATransactionIsRolledBackOnRelease() throws {
         let pool = Pool(ConnectionConfiguration(url: TestDB.url), size: 1)
         let c = try pool.acquire()
