@@ -75,6 +75,11 @@ public final class Connection: @unchecked Sendable {
     var freshCheckout = false
     /// Statements run on this connection (for tests that check a feature's query count).
     public private(set) var queryCount = 0
+    /// Commands sent with `send(script:)` whose results have not been read yet.
+    private var pendingResults = 0
+
+    /// True while a command sent without waiting is still owed a result (it is read before the next one).
+    public var hasPendingResults: Bool { pendingResults > 0 }
 
     /// Run on every new session, the first and any after a reconnect (session settings such as SET ROLE).
     private let sessionSetup: ((Connection) throws -> Void)?
@@ -107,8 +112,29 @@ public final class Connection: @unchecked Sendable {
 
     public var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK }
 
-    /// True when no transaction is open on the connection.
-    public var isIdle: Bool { PQtransactionStatus(raw) == PQTRANS_IDLE }
+    /// True when no transaction is open on the connection (results still owed are read first).
+    public var isIdle: Bool {
+        if pendingResults > 0 { try? drainPending() }
+        return PQtransactionStatus(raw) == PQTRANS_IDLE
+    }
+
+    /// Sends a command without waiting for its result; the result is read before the connection's next
+    /// command. For a read-only transaction's COMMIT, so the response need not wait for that round trip.
+    public func send(script: String) throws {
+        try drainPending()
+        guard PQsendQuery(raw, script) == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
+        pendingResults += 1
+    }
+
+    /// Reads the results owed for commands sent without waiting. Their errors belong to a request that has
+    /// finished (a read-only COMMIT cannot lose anything), so only a broken connection is reported.
+    func drainPending() throws {
+        while pendingResults > 0 {
+            pendingResults -= 1
+            while let result = PQgetResult(raw) { PQclear(result) }
+            if PQstatus(raw) != CONNECTION_OK { throw PostgresError.connectionFailure(message: errorMessage) }
+        }
+    }
 
     var errorMessage: String {
         String(cString: PQerrorMessage(raw)).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -120,6 +146,7 @@ public final class Connection: @unchecked Sendable {
         PQfinish(raw)
         raw = fresh
         statements.removeAll()
+        pendingResults = 0
         try sessionSetup?(self)
     }
 
@@ -129,7 +156,10 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func query(_ sql: SQL) throws -> QueryResult {
         let (text, binds) = sql.rendered
-        return try retryingOnStaleConnection { try run(text, binds) }
+        return try retryingOnStaleConnection {
+            try drainPending()
+            return try run(text, binds)
+        }
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -138,7 +168,10 @@ public final class Connection: @unchecked Sendable {
 
     /// Runs one or more statements without parameters (simple protocol), e.g. a migration file or BEGIN.
     public func run(script: String) throws {
-        _ = try retryingOnStaleConnection { try check(PQexec(raw, script)) }
+        _ = try retryingOnStaleConnection {
+            try drainPending()
+            return try check(PQexec(raw, script))
+        }
     }
 
     private func retryingOnStaleConnection<R>(_ body: () throws -> R) throws -> R {
@@ -242,6 +275,7 @@ public final class Connection: @unchecked Sendable {
     public func transaction<R>(
         isolation: Isolation = .readCommitted, attempts: Int = 3, _ body: (Connection) throws -> R
     ) throws -> R {
+        try drainPending()
         if !isIdle { return try body(self) }
         var attempt = 1
         while true {

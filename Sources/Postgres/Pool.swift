@@ -85,8 +85,11 @@ public final class Pool: @unchecked Sendable {
 
     /// Gives a connection back. One left inside a transaction is rolled back; a broken one is dropped.
     public func release(_ connection: Connection) {
-        if connection.isHealthy && !connection.isIdle { try? connection.run(script: "ROLLBACK") }
-        let keep = connection.isHealthy && connection.isIdle
+        // A connection still owed a result (a COMMIT sent without waiting) goes back as it is; its next
+        // user reads that result first.
+        let owed = connection.hasPendingResults
+        if !owed && connection.isHealthy && !connection.isIdle { try? connection.run(script: "ROLLBACK") }
+        let keep = connection.isHealthy && (owed || connection.isIdle)
         withState { s in
             s.inUse -= 1
             if keep && !s.closed { s.idle.append(connection) }

@@ -41,8 +41,8 @@ import Testing
 
         let audit = try Harness.connection().query(
             "SELECT action FROM audit_events WHERE resource_id = \(id) ORDER BY seq")
-        #expect(
-            try audit.rows.map { try $0.decode("action", as: String.self) } == ["user.created", "user.deactivated"])
+        let actions = try audit.rows.map { try $0.decode("action", as: String.self) }
+        #expect(actions == ["user.created", "user.deactivated"])
     }
 
     static let invalidUsers: [([String: String], String)] = [

@@ -3,9 +3,13 @@ import HTTPServer
 import Postgres
 import Scoring
 
-/// Everything scoring needs for one assessment, read in a fixed number of queries (five, whatever the
-/// number of questions): the assessment with its vendor's tier, the questionnaire, the framework's
-/// requirements, the answers and the vendor's evidence.
+private let publishedQuestionnaires = ImmutableCache<UUID, Questionnaire>(capacity: 256)
+private let catalogRequirements = ImmutableCache<UUID, [Requirement]>(capacity: 64)
+
+/// Everything scoring needs for one assessment, read in a fixed number of queries (at most five, whatever
+/// the number of questions): the assessment with its vendor's tier, the questionnaire, the framework's
+/// requirements, the answers and the vendor's evidence. The questionnaire and the requirements never
+/// change, so after the first read they come from memory.
 struct AssessmentScoringData {
     var assessment: Assessment
     var tier: VendorTier
@@ -26,10 +30,22 @@ struct AssessmentScoringData {
         else { throw APIError.notFound() }
         let assessment = try store.decode(row)
         let tier = VendorTier(rawValue: try row.decode("tier")) ?? .medium
-        guard let questionnaire = try QuestionnaireStore().get(db, id: assessment.questionnaireID) else {
-            throw APIError.internal()
-        }
-        let requirements = try FrameworkStore().requirements(db, frameworkID: questionnaire.content.frameworkID)
+        // Assessments only ever point at published versions, and catalogs are never edited: both are
+        // immutable, so they are read from the database once per process.
+        guard
+            let questionnaire = try publishedQuestionnaires.value(
+                assessment.questionnaireID,
+                load: {
+                    try QuestionnaireStore().get(db, id: assessment.questionnaireID).flatMap {
+                        $0.status == .published ? $0 : nil
+                    }
+                })
+        else { throw APIError.internal() }
+        let frameworkID = questionnaire.content.frameworkID
+        let requirements =
+            try catalogRequirements.value(
+                frameworkID, load: { try FrameworkStore().requirements(db, frameworkID: frameworkID) })
+            ?? []
         let answers = try store.answers(db, assessmentID: id)
         let evidence = try db.query(
             "SELECT status, issued_on, expires_on, requirement_refs FROM evidence WHERE vendor_id = \(assessment.vendorID)"

@@ -124,7 +124,12 @@ extension Middlewares {
             if db.isHealthy && !db.isIdle { try? db.run(script: "ROLLBACK") }
             throw error
         }
-        try db.run(script: "COMMIT")
+        if request.method == "GET" || request.method == "HEAD" {
+            // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
+            try db.send(script: "COMMIT")
+        } else {
+            try db.run(script: "COMMIT")
+        }
         return response
     }
 }
