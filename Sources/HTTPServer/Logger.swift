@@ -77,13 +77,19 @@ public func monotonicNanoseconds() -> UInt64 {
 func rfc3339Now() -> String {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
-    var t = ts.tv_sec
+    return formatRFC3339(seconds: Int(ts.tv_sec), fraction: Int(ts.tv_nsec / 1_000_000), digits: 3)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.fffZ` in UTC: `fraction` is written with `digits` digits (milliseconds: 3,
+/// microseconds: 6). Shared by the log lines and the API's timestamps.
+public func formatRFC3339(seconds: Int, fraction: Int, digits: Int) -> String {
+    var t = time_t(seconds)
     var parts = tm()
     gmtime_r(&t, &parts)
-    func pad(_ n: Int32, _ w: Int) -> String {
+    func pad(_ n: Int, _ w: Int) -> String {
         let s = String(n)
         return String(repeating: "0", count: max(0, w - s.count)) + s
     }
-    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-        + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+    return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+        + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(fraction, digits))Z"
 }

@@ -156,12 +156,7 @@ enum FrameworkInput {
             r.fail(k, "is required")
         }
         let description = r.string("description", nullable: true, length: 0...5000)
-        var weight = 1.0
-        switch r.raw("weight") {
-        case nil, .null?: break
-        case .number(let w)? where w > 0 && w <= 1000: weight = w
-        default: r.fail("weight", "must be a number above 0 and at most 1000")
-        }
+        let weight = r.weight("weight")
         let mustPass = r.bool("must_pass")
         let remediation = r.string("remediation", nullable: true, length: 0...10000)
         var evidence = EvidenceDemand(required: false, kinds: [], maxAgeDays: nil)
@@ -185,19 +180,13 @@ enum FrameworkInput {
         case .value(let v): evidence = v
         default: break
         }
-        let mappings = r.array("mappings", maxItems: 50) { json, path, reader -> Mapping? in
-            guard case .object(let m) = json else {
-                reader.absorb([FieldError(path, "must be an object")])
-                return nil
-            }
-            let mr = FieldReader(m, path: path)
+        let mappings = r.objects("mappings", maxItems: 50) { mr -> Mapping? in
             mr.rejectUnknown(["framework", "ref"])
             let f = mr.string("framework", length: 1...64)
             let ref = mr.string("ref", length: 1...64)
             if !f.isPresent { mr.fail("framework", "is required") }
             if !ref.isPresent { mr.fail("ref", "is required") }
-            reader.absorb(mr.errors)
-            guard let fv = f.value, let rv = ref.value, mr.errors.isEmpty else { return nil }
+            guard let fv = f.value, let rv = ref.value else { return nil }
             return Mapping(framework: fv, ref: rv)
         }
         parent.absorb(r.errors)

@@ -150,12 +150,7 @@ enum QuestionnaireInput {
         // Options: choice questions need them, each with a score in [0, 1]; other types must have none.
         var options: [Option] = []
         var values = Set<String>()
-        let parsedOptions = q.array("options", maxItems: 100) { json, opath, oparent -> Option? in
-            guard case .object(let o) = json else {
-                oparent.absorb([FieldError(opath, "must be an object")])
-                return nil
-            }
-            let or = FieldReader(o, path: opath)
+        let parsedOptions = q.objects("options", maxItems: 100) { or -> Option? in
             or.rejectUnknown(["value", "label", "score"])
             let value = or.string("value", length: 1...100)
             if !value.isPresent { or.fail("value", "is required") }
@@ -168,8 +163,7 @@ enum QuestionnaireInput {
             } else if s == nil {
                 or.fail("score", "must be a number from 0 to 1")
             }
-            oparent.absorb(or.errors)
-            guard or.errors.isEmpty, let v = value.value, let l = label.value, let sc = s else { return nil }
+            guard let v = value.value, let l = label.value, let sc = s else { return nil }
             return Option(value: v, label: l, score: sc)
         }
         if case .value(let list) = parsedOptions { options = list }
@@ -190,12 +184,7 @@ enum QuestionnaireInput {
             "scoring", nullable: true,
             read: { s -> NumberScoring? in
                 s.rejectUnknown(["thresholds", "otherwise"])
-                let thresholds = s.array("thresholds", maxItems: 50) { json, tpath, tparent -> Threshold? in
-                    guard case .object(let t) = json else {
-                        tparent.absorb([FieldError(tpath, "must be an object")])
-                        return nil
-                    }
-                    let tr = FieldReader(t, path: tpath)
+                let thresholds = s.objects("thresholds", maxItems: 50) { tr -> Threshold? in
                     tr.rejectUnknown(["lte", "gte", "score"])
                     let lte = tr.raw("lte")
                     let gte = tr.raw("gte")
@@ -207,8 +196,7 @@ enum QuestionnaireInput {
                     case (nil, .number(let b)?): out = sc.map { Threshold(comparison: .gte, bound: b, score: $0) }
                     default: tr.fail("lte", "give exactly one of lte or gte, as a number")
                     }
-                    tparent.absorb(tr.errors)
-                    return tr.errors.isEmpty ? out : nil
+                    return out
                 }
                 var otherwise = 0.0
                 if let o = s.raw("otherwise"), o != .null {
@@ -255,12 +243,7 @@ enum QuestionnaireInput {
 
         // Requirement mappings.
         var linked = Set<String>()
-        let links = q.array("requirements", maxItems: 50) { json, lpath, lparent -> RequirementLink? in
-            guard case .object(let l) = json else {
-                lparent.absorb([FieldError(lpath, "must be an object")])
-                return nil
-            }
-            let lr = FieldReader(l, path: lpath)
+        let links = q.objects("requirements", maxItems: 50) { lr -> RequirementLink? in
             lr.rejectUnknown(["ref", "weight"])
             let ref = lr.string("ref", length: 1...64)
             if !ref.isPresent { lr.fail("ref", "is required") }
@@ -271,14 +254,8 @@ enum QuestionnaireInput {
                     lr.fail("ref", "repeats \(v)")
                 }
             }
-            var weight = 1.0
-            switch lr.raw("weight") {
-            case nil, .null?: break
-            case .number(let w)? where w > 0 && w <= 1000: weight = w
-            default: lr.fail("weight", "must be a number above 0 and at most 1000")
-            }
-            lparent.absorb(lr.errors)
-            guard lr.errors.isEmpty, let v = ref.value else { return nil }
+            let weight = lr.weight("weight")
+            guard let v = ref.value else { return nil }
             return RequirementLink(ref: v, weight: weight)
         }
 

@@ -139,6 +139,43 @@ public final class FieldReader {
         return errors.count == before ? .value(out) : .invalid
     }
 
+    /// An array of strings, each trimmed and checked like `string(_:length:)`.
+    public func strings(_ key: String, maxItems: Int, length: ClosedRange<Int>) -> Field<[String]> {
+        array(key, maxItems: maxItems) { json, path, reader in
+            switch Validate.string(json, length: length) {
+            case .success(let s): return s
+            case .failure(let f):
+                reader.absorb([FieldError(path, f.message)])
+                return nil
+            }
+        }
+    }
+
+    /// An array of objects, each read by its own reader whose errors carry `key[i]`.
+    public func objects<T>(_ key: String, maxItems: Int, item: (FieldReader) -> T?) -> Field<[T]> {
+        array(key, maxItems: maxItems) { json, path, parent in
+            guard case .object(let pairs) = json else {
+                parent.absorb([FieldError(path, "must be an object")])
+                return nil
+            }
+            let reader = FieldReader(pairs, path: path)
+            let value = item(reader)
+            parent.absorb(reader.errors)
+            return reader.errors.isEmpty ? value : nil
+        }
+    }
+
+    /// A weight: a number above 0 and at most `max`; absent or null gives `fallback`.
+    public func weight(_ key: String, max: Double = 1000, fallback: Double = 1) -> Double {
+        switch raw(key) {
+        case nil, .null?: return fallback
+        case .number(let w)? where w > 0 && w <= max: return w
+        default:
+            fail(key, "must be a number above 0 and at most \(Int(max))")
+            return fallback
+        }
+    }
+
     /// A nested object, read by its own reader whose errors carry this field's path.
     public func object<T>(_ key: String, nullable: Bool, read: (FieldReader) -> T?) -> Field<T> {
         guard let json = raw(key) else { return .absent }

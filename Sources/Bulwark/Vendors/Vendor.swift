@@ -164,34 +164,12 @@ enum VendorInput {
             fields.country = nil
         }
         set(r.uuid("owner_user_id", nullable: true), \.ownerUserID)
-        if let services = r.array(
-            "services", maxItems: 50,
-            item: { json, path, reader in
-                switch Validate.string(json, length: 1...200) {
-                case .success(let s): return s
-                case .failure(let f):
-                    reader.absorb([FieldError(path, f.message)])
-                    return nil
-                }
-            }
-        ).value {
-            fields.services = services
-        }
-        if let tags = r.array(
-            "tags", maxItems: 50,
-            item: { json, path, reader in
-                switch Validate.string(json, length: 1...64) {
-                case .success(let s): return s
-                case .failure(let f):
-                    reader.absorb([FieldError(path, f.message)])
-                    return nil
-                }
-            }
-        ).value {
+        if let services = r.strings("services", maxItems: 50, length: 1...200).value { fields.services = services }
+        if let tags = r.strings("tags", maxItems: 50, length: 1...64).value {
             var seen = Set<String>()
             fields.tags = tags.filter { seen.insert($0).inserted }
         }
-        if let contacts = r.array("contacts", maxItems: 50, item: contact).value {
+        if let contacts = r.objects("contacts", maxItems: 50, item: contact).value {
             if contacts.filter(\.primary).count > 1 {
                 r.fail("contacts", "at most one contact may be primary")
             } else {
@@ -208,12 +186,7 @@ enum VendorInput {
         }
     }
 
-    private static func contact(_ json: JSON, _ path: String, _ parent: FieldReader) -> Contact? {
-        guard case .object(let pairs) = json else {
-            parent.absorb([FieldError(path, "must be an object")])
-            return nil
-        }
-        let r = FieldReader(pairs, path: path)
+    private static func contact(_ r: FieldReader) -> Contact? {
         r.rejectUnknown(["name", "email", "role", "primary"])
         let name = r.string("name", length: 1...200)
         let email = r.string("email", length: 3...254)
@@ -222,8 +195,7 @@ enum VendorInput {
         if let e = email.value, !Validate.email(e) { r.fail("email", "must be an email address") }
         let role = r.string("role", nullable: true, length: 1...100)
         let primary = r.bool("primary")
-        parent.absorb(r.errors)
-        guard r.errors.isEmpty, let n = name.value, let e = email.value else { return nil }
+        guard let n = name.value, let e = email.value else { return nil }
         return Contact(name: n, email: e, role: role.value, primary: primary.value ?? false)
     }
 
