@@ -17,7 +17,7 @@ bench: deps
 	bench/run.sh
 
 format:
-	swift format --in-place --recursive Sources Tests Package.swift
+	swift format --in-place --recursive Sources Tests Package.swift bench/scoring-bench
 
 # Stops and removes the private PostgreSQL cluster under .bulwark/.
 clean-db:

@@ -11,6 +11,6 @@ if [ -z "${BULWARK_TEST_DATABASE_URL:-}" ]; then
 fi
 export BULWARK_HOME="$root"
 swift build --build-tests >&2
-swift test --skip-build --parallel --num-workers 4 "$@"
+swift test --skip-build "$@"
 echo "swift format lint …" >&2
-swift format lint --strict --recursive Sources Tests Package.swift
+swift format lint --strict --recursive Sources Tests Package.swift bench/scoring-bench
