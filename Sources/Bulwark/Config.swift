@@ -28,7 +28,7 @@ public struct Config: Sendable {
     public init(
         databaseURL: String, listenHost: String = "127.0.0.1", listenPort: Int = 8080, threads: Int = 16,
         databasePoolSize: Int = 16, databaseWaitSeconds: Double = 5, maxBodyBytes: Int = 1 << 20,
-        logLevel: LogLevel = .info, connectionTimeoutSeconds: Int = 30, connectionLimit: Int = 1000,
+        logLevel: LogLevel = .info, connectionTimeoutSeconds: Int = 30, connectionLimit: Int = 10_000,
         drainSeconds: Double = 10, home: String
     ) {
         self.databaseURL = databaseURL
@@ -84,7 +84,7 @@ public struct Config: Sendable {
             databaseWaitSeconds: Double(try integer("BULWARK_DB_WAIT_MS", 5000, 1...600_000)) / 1000,
             maxBodyBytes: try integer("BULWARK_MAX_BODY_BYTES", 1 << 20, 1024...(1 << 30)), logLevel: level,
             connectionTimeoutSeconds: try integer("BULWARK_CONNECTION_TIMEOUT", 30, 1...3600),
-            connectionLimit: try integer("BULWARK_MAX_CONNECTIONS", 1000, 1...100_000),
+            connectionLimit: try integer("BULWARK_MAX_CONNECTIONS", 10_000, 1...1_000_000),
             drainSeconds: Double(try integer("BULWARK_DRAIN_SECONDS", 10, 0...600)),
             home: try findHome(env["BULWARK_HOME"]))
         config.databaseRole = role

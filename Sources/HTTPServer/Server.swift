@@ -8,13 +8,15 @@ public struct ServerConfiguration: Sendable {
     /// 0 picks a free port; `Server.port` tells which.
     public var port: Int
     public var threads: Int
+    /// Concurrent connections in all. libmicrohttpd divides it among the worker threads, and accepts are not
+    /// spread evenly, so it must stay well above the expected load (a thread at its share resets newcomers).
     public var connectionLimit: Int
     /// Seconds of inactivity after which a connection is closed (slow clients are cut off).
     public var connectionTimeoutSeconds: Int
     public var maxBodyBytes: Int
 
     public init(
-        host: String = "127.0.0.1", port: Int = 8080, threads: Int = 16, connectionLimit: Int = 1000,
+        host: String = "127.0.0.1", port: Int = 8080, threads: Int = 16, connectionLimit: Int = 10_000,
         connectionTimeoutSeconds: Int = 30, maxBodyBytes: Int = 1 << 20
     ) {
         self.host = host
