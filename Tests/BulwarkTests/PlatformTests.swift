@@ -161,6 +161,28 @@ import Testing
         #expect(running.app.pool.statistics.timeouts == 1)
     }
 
+    @Test func connectionsKilledUnderTheServerAreReplacedUnseen() throws {
+        let running = try Harness.start { $0.databasePoolSize = 2 }
+        let admin = try Harness.client(role: .admin, on: running)
+        #expect(try admin.get("/v1/vendors?limit=1").status == 200)
+        // Both pooled sessions die, as in a database restart.
+        let a = try running.app.pool.acquire()
+        let b = try running.app.pool.acquire()
+        let pids: [Int] = try [a, b].map { try $0.query("SELECT pg_backend_pid()::int8 AS pid").first!.decode("pid") }
+        running.app.pool.release(a)
+        running.app.pool.release(b)
+        let killer = try Harness.connection()
+        for pid in pids { try killer.execute("SELECT pg_terminate_backend(\(pid)::int4)") }
+        usleep(100_000)
+        let statuses = try (0..<6).map { _ in try admin.get("/v1/vendors?limit=1").status }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        // The replacements still run as the application role, under row-level security.
+        let c = try running.app.pool.acquire()
+        defer { running.app.pool.release(c) }
+        let role: String = try c.query("SELECT current_user AS role").first!.decode("role")
+        #expect(role == "bulwark_app")
+    }
+
     @Test func anUnreachableDatabaseIs503() throws {
         let running = try Harness.start { $0.databaseURL = "postgresql://postgres@127.0.0.1:1/none" }
         let c = Client(port: running.port, token: "bwk_" + String(repeating: "A", count: 43))

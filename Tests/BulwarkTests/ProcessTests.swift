@@ -96,6 +96,62 @@ import Testing
         #expect(p.terminationStatus == 0)
     }
 
+    static func startServer(port: Int) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try executable())
+        p.arguments = ["serve"]
+        var env = ProcessInfo.processInfo.environment
+        env["DATABASE_URL"] = Harness.databaseURL
+        env["BULWARK_HOME"] = Harness.home
+        env["BULWARK_LISTEN"] = "127.0.0.1:\(port)"
+        env["BULWARK_LOG_LEVEL"] = "warn"
+        p.environment = env
+        try p.run()
+        for _ in 0..<100 {
+            if (try? Client(port: port).get("/healthz").status) == 200 { return p }
+            usleep(50_000)
+        }
+        p.terminate()
+        throw HTTPClientError(description: "the server did not come up")
+    }
+
+    @Test func aServerKilledMidUploadLosesNothingAndTheRetrySucceeds() throws {
+        _ = try Harness.connection()
+        let port = ProcessTests.freePort()
+        let admin = try Harness.client(role: .admin)
+        let name = Harness.uniqueName("Killed")
+        let body = Array("{\"name\": \"\(name)\", \"tier\": \"low\"}".utf8)
+        let key = "kill-\(UUID().uuidString)"
+        let head =
+            "POST /v1/vendors HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(admin.token!)\r\nContent-Type: application/json\r\n"
+            + "Idempotency-Key: \(key)\r\nContent-Length: \(body.count)\r\n\r\n"
+
+        let first = try ProcessTests.startServer(port: port)
+        let connection = try HTTPConnection(port: port)
+        try connection.send(head)
+        try connection.send(Array(body[0..<12]))
+        usleep(100_000)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect((try? connection.readResponse()) == nil, "the upload died with the server")
+
+        let second = try ProcessTests.startServer(port: port)
+        defer {
+            second.terminate()
+            second.waitUntilExit()
+        }
+        let retry = try HTTPConnection(port: port).request(
+            "POST", "/v1/vendors",
+            headers: [
+                ("Authorization", "Bearer \(admin.token!)"), ("Content-Type", "application/json"),
+                ("Idempotency-Key", key),
+            ], body: body)
+        #expect(retry.status == 201, "\(retry.text)")
+        let count: Int = try Harness.connection().query("SELECT count(*)::int8 AS n FROM vendors WHERE name = \(name)")
+            .first!.decode("n")
+        #expect(count == 1)
+    }
+
     @Test func tokenCreatePrintsOnlyTheToken() throws {
         let (code, out, _) = try ProcessTests.run([
             "token", "create", "--role", "auditor", "--name", "cli \(UUID().uuidString.prefix(8))",
