@@ -77,6 +77,9 @@ public final class Connection: @unchecked Sendable {
     public private(set) var queryCount = 0
     /// Commands sent with `send(script:)` whose results have not been read yet.
     private var pendingResults = 0
+    /// A transaction opened by `beginLazily`: its BEGIN and setup statements have not been sent yet; they go
+    /// out in one pipeline with the transaction's first query.
+    private var lazyBegin: [SQL]?
 
     /// True while a command sent without waiting is still owed a result (it is read before the next one).
     public var hasPendingResults: Bool { pendingResults > 0 }
@@ -110,10 +113,13 @@ public final class Connection: @unchecked Sendable {
         return conn
     }
 
-    public var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK }
+    public var isHealthy: Bool { !poisoned && PQstatus(raw) == CONNECTION_OK }
+    /// Set when the connection is left in a state it cannot be trusted in (the pool then drops it).
+    private var poisoned = false
 
     /// True when no transaction is open on the connection (results still owed are read first).
     public var isIdle: Bool {
+        if lazyBegin != nil { return false }
         if pendingResults > 0 { try? drainPending() }
         return PQtransactionStatus(raw) == PQTRANS_IDLE
     }
@@ -122,6 +128,7 @@ public final class Connection: @unchecked Sendable {
     /// command. For a read-only transaction's COMMIT, so the response need not wait for that round trip.
     public func send(script: String) throws {
         try drainPending()
+        try flushLazyBegin()
         guard PQsendQuery(raw, script) == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
         pendingResults += 1
     }
@@ -138,6 +145,120 @@ public final class Connection: @unchecked Sendable {
 
     var errorMessage: String {
         String(cString: PQerrorMessage(raw)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    // MARK: - Transactions begun lazily
+
+    /// Opens a transaction whose `BEGIN` and `setup` statements are sent together with its first query, in one
+    /// round trip (libpq pipeline mode). A transaction that never runs a query costs no round trip at all.
+    public func beginLazily(_ setup: [SQL]) throws {
+        try drainPending()
+        guard lazyBegin == nil, PQtransactionStatus(raw) == PQTRANS_IDLE else {
+            throw PostgresError.server(sqlstate: "25001", message: "a transaction is already open")
+        }
+        lazyBegin = ["BEGIN"] + setup
+    }
+
+    /// Commits the open transaction. `waiting: false` sends the COMMIT and reads its result before the
+    /// connection's next command (for reads, which have nothing to lose). A lazy transaction that never
+    /// ran a query just ends.
+    public func commit(waiting: Bool = true) throws {
+        if lazyBegin != nil {
+            lazyBegin = nil
+            return
+        }
+        if waiting { try run(script: "COMMIT") } else { try send(script: "COMMIT") }
+    }
+
+    /// Rolls back whatever transaction is open, if any (best effort: a broken connection has none left).
+    public func rollback() {
+        if lazyBegin != nil {
+            lazyBegin = nil
+            return
+        }
+        if isHealthy && !isIdle { try? run(script: "ROLLBACK") }
+    }
+
+    /// Sends a pending lazy BEGIN on its own, before a command that cannot join a pipeline.
+    private func flushLazyBegin() throws {
+        guard let begin = lazyBegin else { return }
+        let rendered = begin.map { $0.rendered }
+        guard let last = rendered.last else { return }
+        _ = try runPipeline(rendered.dropLast().map { ($0.text, $0.binds) }, last.text, last.binds)
+    }
+
+    /// Sends `prelude` (unnamed statements) and then the query in one pipeline and one round trip; returns
+    /// the query's result. The first error among them is thrown. Clears a lazy BEGIN once it has run.
+    private func runPipeline(_ prelude: [(String, [PostgresBind])], _ text: String, _ binds: [PostgresBind])
+        throws -> QueryResult
+    {
+        guard PQenterPipelineMode(raw) == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
+        defer { leavePipeline() }
+        for (t, b) in prelude {
+            let ok = try withParameters(b) { n, values, lengths, formats in
+                PQsendQueryParams(raw, t, n, b.map { $0.oid }, values, lengths, formats, 1)
+            }
+            guard ok == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
+        }
+        var key = text
+        for b in binds { key += "\u{0}\(b.oid)" }
+        var commands = prelude.count + 1
+        var preparing: String?
+        let name: String?
+        if let known = statements[key] {
+            name = known
+        } else if statements.count < Connection.maxCachedStatements {
+            let fresh = "s\(statements.count + 1)"
+            guard PQsendPrepare(raw, fresh, text, Int32(binds.count), binds.map { $0.oid }) == 1 else {
+                throw PostgresError.connectionFailure(message: errorMessage)
+            }
+            commands += 1
+            preparing = fresh
+            name = fresh
+        } else {
+            name = nil
+        }
+        let sent = try withParameters(binds) { n, values, lengths, formats in
+            if let name { return PQsendQueryPrepared(raw, name, n, values, lengths, formats, 1) }
+            return PQsendQueryParams(raw, text, n, binds.map { $0.oid }, values, lengths, formats, 1)
+        }
+        guard sent == 1, PQpipelineSync(raw) == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
+        queryCount += 1
+
+        var firstError: Error?
+        var last: QueryResult?
+        for index in 0..<commands {
+            guard let result = PQgetResult(raw) else { throw PostgresError.connectionFailure(message: errorMessage) }
+            if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+            } else {
+                do {
+                    let checked = try check(result)
+                    if index == 0 && lazyBegin != nil { lazyBegin = nil }  // BEGIN ran: the transaction is open
+                    if index == commands - 1 { last = checked }
+                    if let preparing, index == commands - 2 { statements[key] = preparing }
+                } catch {
+                    if case PostgresError.connectionFailure = error { throw error }
+                    if firstError == nil { firstError = error }
+                }
+            }
+            while let extra = PQgetResult(raw) { PQclear(extra) }
+        }
+        if let firstError { throw firstError }
+        guard let last else { throw PostgresError.connectionFailure(message: "the pipeline returned no result") }
+        return last
+    }
+
+    /// Reads what is left of a pipeline (up to its sync point) and returns to normal mode; a connection that
+    /// cannot leave it is broken and is reset, so it never goes back to the pool half-way through.
+    private func leavePipeline() {
+        var guardCount = 0
+        while PQexitPipelineMode(raw) != 1 && guardCount < 64 {
+            guardCount += 1
+            guard let result = PQgetResult(raw) else { continue }
+            PQclear(result)
+        }
+        if PQpipelineStatus(raw) != PQ_PIPELINE_OFF { poisoned = true }
     }
 
     /// Replaces a broken socket with a new connection; prepared statements are gone with the old one.
@@ -170,6 +291,7 @@ public final class Connection: @unchecked Sendable {
     public func run(script: String) throws {
         _ = try retryingOnStaleConnection {
             try drainPending()
+            try flushLazyBegin()
             return try check(PQexec(raw, script))
         }
     }
@@ -187,6 +309,9 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func run(_ text: String, _ binds: [PostgresBind]) throws -> QueryResult {
+        if let begin = lazyBegin {
+            return try runPipeline(begin.map { ($0.rendered.text, $0.rendered.binds) }, text, binds)
+        }
         queryCount += 1
         if let name = try preparedName(text, binds) {
             return try withParameters(binds) { n, values, lengths, formats in

@@ -88,7 +88,7 @@ public final class Pool: @unchecked Sendable {
         // A connection still owed a result (a COMMIT sent without waiting) goes back as it is; its next
         // user reads that result first.
         let owed = connection.hasPendingResults
-        if !owed && connection.isHealthy && !connection.isIdle { try? connection.run(script: "ROLLBACK") }
+        if !owed { connection.rollback() }
         let keep = connection.isHealthy && (owed || connection.isIdle)
         withState { s in
             s.inUse -= 1

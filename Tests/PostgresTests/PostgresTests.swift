@@ -149,6 +149,43 @@ enum TestDB {
         #expect(db.isIdle)
     }
 
+    @Test func aLazyTransactionSendsItsBeginAndSetupWithTheFirstQuery() throws {
+        let db = try TestDB.connect()
+        try db.run(script: "CREATE TEMP TABLE lazy_items (n int8 CONSTRAINT lazy_items_n UNIQUE)")
+        // Committed: the setup is visible to the first query, and the write lands.
+        try db.beginLazily(["SELECT set_config('bulwark.test_lazy', \("on"), true)"])
+        #expect(!db.isIdle)
+        let marker: String? = try db.query("SELECT current_setting('bulwark.test_lazy', true) AS m").first!.decode("m")
+        #expect(marker == "on")
+        try db.execute("INSERT INTO lazy_items VALUES (\(1))")
+        try db.commit()
+        #expect(db.isIdle)
+        // The setting was transaction-local, so it is gone now.
+        let after: String? = try db.query("SELECT current_setting('bulwark.test_lazy', true) AS m").first!.decode("m")
+        #expect(after == nil || after == "")
+        // Rolled back: the first query's write disappears.
+        try db.beginLazily([])
+        try db.execute("INSERT INTO lazy_items VALUES (\(2))")
+        db.rollback()
+        // A failing first query: the transaction did begin, and rolls back cleanly.
+        try db.beginLazily([])
+        #expect(throws: PostgresError.self) { try db.execute("INSERT INTO lazy_items VALUES (\(1))") }
+        db.rollback()
+        #expect(db.isIdle)
+        // A transaction that never ran a query ends without a round trip; transaction {} joins a lazy one.
+        try db.beginLazily([])
+        try db.commit()
+        try db.beginLazily([])
+        try db.transaction { tx in try tx.execute("INSERT INTO lazy_items VALUES (\(3))") }
+        try db.commit(waiting: false)
+        let ns: [Int] = try db.query("SELECT n FROM lazy_items ORDER BY n").rows.map { try $0.decode("n") }
+        #expect(ns == [1, 3])
+        // A second BEGIN while one is open is refused rather than nested.
+        try db.beginLazily([])
+        #expect(throws: PostgresError.self) { try db.beginLazily([]) }
+        db.rollback()
+    }
+
     @Test func serializationFailuresAreRetried() throws {
         let setup = try TestDB.connect()
         let table = "counter_" + UUID().uuidString.prefix(8).lowercased()

@@ -104,32 +104,29 @@ extension Middlewares {
 
     /// Runs an authenticated request in one transaction whose scope (`SET LOCAL`) row-level security reads:
     /// staff see all vendors, a vendor user only its own. Commits when the handler returns, rolls back when
-    /// it throws.
+    /// it throws. BEGIN and the scope go out with the request's first query, in one round trip.
     static let requestTransaction: Middleware = { request, context, next in
         guard let principal = context[PrincipalKey.self] else { return try next(request, context) }
         let db = try context.db()
-        let scope: String
         switch VendorScope(principal) {
-        case .all: scope = "SELECT set_config('bulwark.scope', 'all', true)"
+        case .all: try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"])
         case .vendor(let id):
-            // A UUID's text form is hex digits and dashes only, so it is safe inside the literal.
-            scope =
-                "SELECT set_config('bulwark.scope', 'vendor', true), set_config('bulwark.vendor_id', '\(id.uuidString.lowercased())', true)"
+            try db.beginLazily([
+                """
+                SELECT set_config('bulwark.scope', 'vendor', true), \
+                set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
+                """
+            ])
         }
-        try db.run(script: "BEGIN; " + scope)
         let response: Response
         do {
             response = try next(request, context)
         } catch {
-            if db.isHealthy && !db.isIdle { try? db.run(script: "ROLLBACK") }
+            db.rollback()
             throw error
         }
-        if request.method == "GET" || request.method == "HEAD" {
-            // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
-            try db.send(script: "COMMIT")
-        } else {
-            try db.run(script: "COMMIT")
-        }
+        // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
+        try db.commit(waiting: !(request.method == "GET" || request.method == "HEAD"))
         return response
     }
 }
