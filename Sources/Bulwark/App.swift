@@ -12,6 +12,7 @@ public final class App: Sendable {
     public let migrator: Migrator
     let perToken: RateLimiter
     let authFailures: RateLimiter
+    let principals = PrincipalCache()
     let now: @Sendable () -> Date
 
     public init(config: Config, now: @escaping @Sendable () -> Date = { Date() }) throws {
@@ -45,6 +46,7 @@ public final class App: Sendable {
     /// The request pipeline, outermost first.
     public var handler: Handler {
         let metrics = self.metrics
+        let now = self.now
         return router.handler(middleware: [
             Middlewares.requestID,
             Middlewares.accessLog(logger) { method, route, status, seconds in
@@ -54,9 +56,9 @@ public final class App: Sendable {
             Middlewares.bodyLimit,
             Middlewares.database(pool),
             Middlewares.authentication(
-                tokens: TokenStore(), perToken: perToken, failures: authFailures, now: now),
+                tokens: TokenStore(), cache: principals, perToken: perToken, failures: authFailures, now: now),
             Idempotency.middleware,
-            Middlewares.requestTransaction,
+            Middlewares.requestTransaction(now: now),
         ])
     }
 

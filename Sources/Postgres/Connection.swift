@@ -79,7 +79,7 @@ public final class Connection: @unchecked Sendable {
     private var pendingResults = 0
     /// A transaction opened by `beginLazily`: its BEGIN and setup statements have not been sent yet; they go
     /// out in one pipeline with the transaction's first query.
-    private var lazyBegin: [SQL]?
+    private var lazyBegin: LazyBegin?
 
     /// True while a command sent without waiting is still owed a result (it is read before the next one).
     public var hasPendingResults: Bool { pendingResults > 0 }
@@ -149,22 +149,41 @@ public final class Connection: @unchecked Sendable {
 
     // MARK: - Transactions begun lazily
 
+    /// A transaction opened by `beginLazily`, not yet sent.
+    private struct LazyBegin {
+        var statements: [SQL]
+        /// The statement (an index into `statements`) that must return a row, else `setupRefused`.
+        var guardIndex: Int?
+    }
+
     /// Opens a transaction whose `BEGIN` and `setup` statements are sent together with its first query, in one
     /// round trip (libpq pipeline mode). A transaction that never runs a query costs no round trip at all.
-    public func beginLazily(_ setup: [SQL]) throws {
+    /// With `guardedBy`, that statement goes out after `setup` and must return at least one row: when it
+    /// returns none, the transaction's first query (or `commit`) throws `PostgresError.setupRefused` and the
+    /// caller rolls back. It lets a cached fact (a token still valid) be re-checked in the same round trip.
+    public func beginLazily(_ setup: [SQL], guardedBy check: SQL? = nil) throws {
         try drainPending()
         guard lazyBegin == nil, PQtransactionStatus(raw) == PQTRANS_IDLE else {
             throw PostgresError.server(sqlstate: "25001", message: "a transaction is already open")
         }
-        lazyBegin = ["BEGIN"] + setup
+        var statements: [SQL] = ["BEGIN"] + setup
+        var guardIndex: Int?
+        if let check {
+            guardIndex = statements.count
+            statements.append(check)
+        }
+        lazyBegin = LazyBegin(statements: statements, guardIndex: guardIndex)
     }
 
     /// Commits the open transaction. `waiting: false` sends the COMMIT and reads its result before the
     /// connection's next command (for reads, which have nothing to lose). A lazy transaction that never
-    /// ran a query just ends.
+    /// ran a query just ends, once its guard (if any) has returned a row.
     public func commit(waiting: Bool = true) throws {
-        if lazyBegin != nil {
+        if let begin = lazyBegin {
             lazyBegin = nil
+            if let index = begin.guardIndex, try query(begin.statements[index]).rowCount == 0 {
+                throw PostgresError.setupRefused
+            }
             return
         }
         if waiting { try run(script: "COMMIT") } else { try send(script: "COMMIT") }
@@ -182,61 +201,66 @@ public final class Connection: @unchecked Sendable {
     /// Sends a pending lazy BEGIN on its own, before a command that cannot join a pipeline.
     private func flushLazyBegin() throws {
         guard let begin = lazyBegin else { return }
-        let rendered = begin.map { $0.rendered }
-        guard let last = rendered.last else { return }
-        _ = try runPipeline(rendered.dropLast().map { ($0.text, $0.binds) }, last.text, last.binds)
+        _ = try runPipeline(begin.statements.map { $0.rendered }, guardIndex: begin.guardIndex)
     }
 
-    /// Sends `prelude` (unnamed statements) and then the query in one pipeline and one round trip; returns
-    /// the query's result. The first error among them is thrown. Clears a lazy BEGIN once it has run.
-    private func runPipeline(_ prelude: [(String, [PostgresBind])], _ text: String, _ binds: [PostgresBind])
+    /// Sends the commands in one pipeline and one round trip, each as a cached prepared statement (prepared
+    /// in the same pipeline on first use); returns the last one's result. The first error among them is
+    /// thrown. Clears a lazy BEGIN once it has run.
+    private func runPipeline(_ commands: [(text: String, binds: [PostgresBind])], guardIndex: Int?)
         throws -> QueryResult
     {
         guard PQenterPipelineMode(raw) == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
         defer { leavePipeline() }
-        for (t, b) in prelude {
-            let ok = try withParameters(b) { n, values, lengths, formats in
-                PQsendQueryParams(raw, t, n, b.map { $0.oid }, values, lengths, formats, 1)
+        // What each result in the pipeline answers: a Parse (the statement's cache key and name) or a command.
+        enum Expected {
+            case prepared(key: String, name: String)
+            case command(Int)
+        }
+        var expected: [Expected] = []
+        var preparing: Set<String> = []
+        for (index, (text, binds)) in commands.enumerated() {
+            var key = text
+            for b in binds { key += "\u{0}\(b.oid)" }
+            var name = statements[key]
+            if name == nil, preparing.count + statements.count < Connection.maxCachedStatements {
+                let fresh = "s\(statements.count + preparing.count + 1)"
+                guard PQsendPrepare(raw, fresh, text, Int32(binds.count), binds.map { $0.oid }) == 1 else {
+                    throw PostgresError.connectionFailure(message: errorMessage)
+                }
+                preparing.insert(fresh)
+                expected.append(.prepared(key: key, name: fresh))
+                name = fresh
             }
-            guard ok == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
-        }
-        var key = text
-        for b in binds { key += "\u{0}\(b.oid)" }
-        var commands = prelude.count + 1
-        var preparing: String?
-        let name: String?
-        if let known = statements[key] {
-            name = known
-        } else if statements.count < Connection.maxCachedStatements {
-            let fresh = "s\(statements.count + 1)"
-            guard PQsendPrepare(raw, fresh, text, Int32(binds.count), binds.map { $0.oid }) == 1 else {
-                throw PostgresError.connectionFailure(message: errorMessage)
+            let sent = try withParameters(binds) { n, values, lengths, formats in
+                if let name { return PQsendQueryPrepared(raw, name, n, values, lengths, formats, 1) }
+                return PQsendQueryParams(raw, text, n, binds.map { $0.oid }, values, lengths, formats, 1)
             }
-            commands += 1
-            preparing = fresh
-            name = fresh
-        } else {
-            name = nil
+            guard sent == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
+            expected.append(.command(index))
         }
-        let sent = try withParameters(binds) { n, values, lengths, formats in
-            if let name { return PQsendQueryPrepared(raw, name, n, values, lengths, formats, 1) }
-            return PQsendQueryParams(raw, text, n, binds.map { $0.oid }, values, lengths, formats, 1)
-        }
-        guard sent == 1, PQpipelineSync(raw) == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
+        guard PQpipelineSync(raw) == 1 else { throw PostgresError.connectionFailure(message: errorMessage) }
         queryCount += 1
 
         var firstError: Error?
         var last: QueryResult?
-        for index in 0..<commands {
+        for step in expected {
             guard let result = PQgetResult(raw) else { throw PostgresError.connectionFailure(message: errorMessage) }
             if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
                 PQclear(result)
             } else {
                 do {
                     let checked = try check(result)
-                    if index == 0 && lazyBegin != nil { lazyBegin = nil }  // BEGIN ran: the transaction is open
-                    if index == commands - 1 { last = checked }
-                    if let preparing, index == commands - 2 { statements[key] = preparing }
+                    switch step {
+                    case .prepared(let key, let name):
+                        statements[key] = name
+                    case .command(let index):
+                        if index == 0 && lazyBegin != nil { lazyBegin = nil }  // BEGIN ran: the transaction is open
+                        if index == guardIndex, checked.rowCount == 0, firstError == nil {
+                            firstError = PostgresError.setupRefused
+                        }
+                        if index == commands.count - 1 { last = checked }
+                    }
                 } catch {
                     if case PostgresError.connectionFailure = error { throw error }
                     if firstError == nil { firstError = error }
@@ -310,7 +334,7 @@ public final class Connection: @unchecked Sendable {
 
     private func run(_ text: String, _ binds: [PostgresBind]) throws -> QueryResult {
         if let begin = lazyBegin {
-            return try runPipeline(begin.map { ($0.rendered.text, $0.rendered.binds) }, text, binds)
+            return try runPipeline(begin.statements.map { $0.rendered } + [(text, binds)], guardIndex: begin.guardIndex)
         }
         queryCount += 1
         if let name = try preparedName(text, binds) {

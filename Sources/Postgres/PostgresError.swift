@@ -16,6 +16,8 @@ public enum PostgresError: Error, CustomStringConvertible, Sendable {
     case poolClosed
     /// A column could not be decoded into the requested type.
     case decoding(column: String, message: String)
+    /// A lazily begun transaction's guard statement returned no row (see `Connection.beginLazily`).
+    case setupRefused
     /// Any other server error, with its SQLSTATE.
     case server(sqlstate: String, message: String)
 
@@ -29,6 +31,7 @@ public enum PostgresError: Error, CustomStringConvertible, Sendable {
         case .poolTimeout(let s): return "no database connection free after \(s)s"
         case .poolClosed: return "the connection pool is closed"
         case .decoding(let c, let m): return "cannot decode column \"\(c)\": \(m)"
+        case .setupRefused: return "the transaction's guard statement returned no row"
         case .server(let s, let m): return "server error \(s): \(m)"
         }
     }

@@ -112,6 +112,48 @@ import Testing
         #expect(try admin.get("/v1/vendors/\(vendorID)").json["tier"] as? String == "low")
     }
 
+    /// Reads start from a cached principal; a change made behind this server's back (by another replica, or
+    /// by hand in the database) must still decide the very next request.
+    @Test func tokenChangesMadeElsewhereDecideTheNextRead() throws {
+        let db = try Harness.connection()
+        func id(_ r: HTTPResponse) throws -> UUID { try #require(UUID(uuidString: r.json["id"] as? String ?? "")) }
+        let a = try id(try admin.post("/v1/vendors", ["name": Harness.uniqueName(), "tier": "low"]))
+        let b = try id(try admin.post("/v1/vendors", ["name": Harness.uniqueName(), "tier": "low"]))
+        let vendorUser = try Harness.client(role: .vendor, vendorID: a)
+        let userID = try id(try vendorUser.get("/v1/me"))
+        #expect(try vendorUser.get("/v1/vendors/\(a)").status == 200)
+        #expect(try vendorUser.get("/v1/vendors/\(b)").status == 404)
+
+        // Moved to another vendor: the old one is gone at once, the new one is there.
+        try db.execute("UPDATE users SET vendor_id = \(b) WHERE id = \(userID)")
+        #expect(try vendorUser.get("/v1/vendors/\(a)").status == 404)
+        #expect(try vendorUser.get("/v1/vendors/\(b)").status == 200)
+
+        // A role taken away: the next read is decided on the new role.
+        let other = try Harness.client(role: .admin)
+        #expect(try other.get("/v1/users").status == 200)
+        let otherID = try id(try other.get("/v1/me"))
+        try db.execute("UPDATE users SET role = 'auditor' WHERE id = \(otherID)")
+        #expect(try other.get("/v1/users").status == 403)
+        #expect(try other.get("/v1/me").json["role"] as? String == "auditor")
+
+        // Revoked, expired, deactivated elsewhere: 401 on the next read, also one that runs no query of its own.
+        for change in [
+            "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1",
+            "UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+            "UPDATE users SET active = false WHERE id = $1",
+        ] {
+            let client = try Harness.client(role: .procurement)
+            #expect(try client.get("/v1/vendors/\(a)").status == 200)
+            #expect(try client.get("/v1/me").status == 200)
+            let user = try id(try client.get("/v1/me"))
+            try db.run(script: change.replacingOccurrences(of: "$1", with: "'\(user.uuidString.lowercased())'"))
+            #expect(try client.get("/v1/vendors/\(a)").status == 401, "after: \(change)")
+            #expect(try client.get("/v1/me").status == 401, "after: \(change)")
+            #expect(try client.get("/v1/vendors").status == 401, "after: \(change)")
+        }
+    }
+
     @Test func rowLevelSecurityHidesVendorRowsWithoutAScope() throws {
         let vendor = try admin.post("/v1/vendors", ["name": Harness.uniqueName(), "tier": "low"]).json
         let vendorID = try #require(vendor["id"] as? String)

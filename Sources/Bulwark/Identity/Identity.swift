@@ -36,6 +36,8 @@ public enum VendorScope: Sendable {
 }
 
 enum PrincipalKey: ContextKey { typealias Value = Principal }
+/// True when the request's principal came from `PrincipalCache` (its token is re-checked in the transaction).
+enum CachedPrincipalKey: ContextKey { typealias Value = Bool }
 
 extension Context {
     /// The authenticated caller; only `/v1` routes have one.

@@ -65,7 +65,8 @@ extension Middlewares {
     /// Bearer-token authentication, failed-attempt and per-token rate limits, and the role check for every
     /// `/v1` route. Operations routes are open.
     static func authentication(
-        tokens: TokenStore, perToken: RateLimiter, failures: RateLimiter, now: @escaping @Sendable () -> Date
+        tokens: TokenStore, cache: PrincipalCache, perToken: RateLimiter, failures: RateLimiter,
+        now: @escaping @Sendable () -> Date
     ) -> Middleware {
         { request, context, next in
             guard let route = context.route, route.hasPrefix("/v1/") else { return try next(request, context) }
@@ -87,46 +88,82 @@ extension Middlewares {
                 throw refuse("Use the Authorization: Bearer <token> scheme.")
             }
             let secret = TokenSecret(text: String(parts[1]).trimmingCharacters(in: .whitespaces))
-            guard let principal = try tokens.authenticate(try context.db(), secret: secret, now: now()) else {
-                throw refuse("The token is unknown, expired or revoked.")
+            // Reads may start from a cached principal; the request transaction re-checks the token in its
+            // first round trip (`PrincipalCache.guardStatement`). Writes always look the token up first.
+            let isRead = request.method == "GET" || request.method == "HEAD"
+            let hash = secret.hash
+            var cached = isRead ? cache.principal(forHash: hash) : nil
+            while true {
+                let principal: Principal
+                if let hit = cached {
+                    principal = hit
+                } else {
+                    guard let found = try tokens.authenticate(try context.db(), secret: secret, now: now()) else {
+                        cache.forget(hash: hash)
+                        throw refuse("The token is unknown, expired or revoked.")
+                    }
+                    principal = found
+                    if isRead { cache.store(found, forHash: hash) }
+                }
+                if let wait = perToken.take(principal.tokenID.uuidString) {
+                    throw RateLimiter.tooMany(wait, "This token has made too many requests; slow down.")
+                }
+                context[PrincipalKey.self] = principal
+                context[CachedPrincipalKey.self] = cached != nil
+                // An unknown method on a known path is a 405 for everyone, authenticated first so it leaks nothing.
+                if context.hasMatchedRoute, !Permissions.allows(principal.role, method: request.method, route: route) {
+                    // A cached role may be stale: decide on a fresh lookup.
+                    if cached != nil {
+                        cache.forget(hash: hash)
+                        cached = nil
+                        continue
+                    }
+                    throw APIError.forbidden("The \(principal.role.rawValue) role may not \(request.method) \(route).")
+                }
+                do {
+                    return try next(request, context)
+                } catch PostgresError.setupRefused where cached != nil {
+                    // The token changed since it was cached (revoked, expired, user deactivated or changed);
+                    // the request's transaction was rolled back. Decide again on a fresh lookup.
+                    cache.forget(hash: hash)
+                    cached = nil
+                }
             }
-            if let wait = perToken.take(principal.tokenID.uuidString) {
-                throw RateLimiter.tooMany(wait, "This token has made too many requests; slow down.")
-            }
-            context[PrincipalKey.self] = principal
-            // An unknown method on a known path is a 405 for everyone, authenticated first so it leaks nothing.
-            if context.hasMatchedRoute, !Permissions.allows(principal.role, method: request.method, route: route) {
-                throw APIError.forbidden("The \(principal.role.rawValue) role may not \(request.method) \(route).")
-            }
-            return try next(request, context)
         }
     }
 
     /// Runs an authenticated request in one transaction whose scope (`SET LOCAL`) row-level security reads:
     /// staff see all vendors, a vendor user only its own. Commits when the handler returns, rolls back when
-    /// it throws. BEGIN and the scope go out with the request's first query, in one round trip.
-    static let requestTransaction: Middleware = { request, context, next in
-        guard let principal = context[PrincipalKey.self] else { return try next(request, context) }
-        let db = try context.db()
-        switch VendorScope(principal) {
-        case .all: try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"])
-        case .vendor(let id):
-            try db.beginLazily([
-                """
-                SELECT set_config('bulwark.scope', 'vendor', true), \
-                set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
-                """
-            ])
+    /// it throws. BEGIN and the scope go out with the request's first query, in one round trip; for a
+    /// principal taken from the cache, the scope is set by the statement that re-checks its token.
+    static func requestTransaction(now: @escaping @Sendable () -> Date) -> Middleware {
+        { request, context, next in
+            guard let principal = context[PrincipalKey.self] else { return try next(request, context) }
+            let db = try context.db()
+            if context[CachedPrincipalKey.self] == true {
+                try db.beginLazily([], guardedBy: PrincipalCache.guardStatement(principal, now: now()))
+            } else {
+                switch VendorScope(principal) {
+                case .all: try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"])
+                case .vendor(let id):
+                    try db.beginLazily([
+                        """
+                        SELECT set_config('bulwark.scope', 'vendor', true), \
+                        set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
+                        """
+                    ])
+                }
+            }
+            let response: Response
+            do {
+                response = try next(request, context)
+            } catch {
+                db.rollback()
+                throw error
+            }
+            // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
+            try db.commit(waiting: !(request.method == "GET" || request.method == "HEAD"))
+            return response
         }
-        let response: Response
-        do {
-            response = try next(request, context)
-        } catch {
-            db.rollback()
-            throw error
-        }
-        // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
-        try db.commit(waiting: !(request.method == "GET" || request.method == "HEAD"))
-        return response
     }
 }
