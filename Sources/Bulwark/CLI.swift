@@ -10,7 +10,7 @@ public enum CLI {
         Usage: bulwark <command> [options]
 
         Commands:
-          serve                         Serve the API (migrations must be current; see `migrate`).
+          serve                         Serve the API (/readyz answers 503 until migrations are current).
           migrate                       Apply pending schema migrations, then exit.
           token create --role ROLE --name NAME [--email EMAIL] [--vendor-id UUID] [--expires-in-days N]
                                         Create an API token for the user with EMAIL (created if missing;
@@ -21,8 +21,11 @@ public enum CLI {
           help, --help                  Show this text.
 
         Configuration comes from the environment: DATABASE_URL (required), BULWARK_LISTEN (127.0.0.1:8080),
-        BULWARK_THREADS (16), BULWARK_DB_POOL (= threads), BULWARK_MAX_BODY_BYTES (1048576),
-        BULWARK_LOG_LEVEL (info), BULWARK_HOME (folder holding schema/ and openapi/).
+        BULWARK_THREADS (16), BULWARK_DB_POOL (= threads), BULWARK_DB_WAIT_MS (5000), BULWARK_DB_ROLE
+        (bulwark_app), BULWARK_MAX_BODY_BYTES (1048576), BULWARK_CONNECTION_TIMEOUT (30),
+        BULWARK_MAX_CONNECTIONS (10000), BULWARK_DRAIN_SECONDS (10), BULWARK_RATE_LIMIT (50),
+        BULWARK_RATE_BURST (100), BULWARK_AUTH_FAILURES_PER_MINUTE (60), BULWARK_AUTH_FAILURE_BURST (20),
+        BULWARK_LOG_LEVEL (info), BULWARK_HOME (folder holding schema/, openapi/ and catalog/).
 
         Exit codes: 0 success, 1 failure while running, 2 bad usage or configuration.
         """
@@ -191,6 +194,20 @@ public enum CLI {
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
         let app = try App(config: config)
+        // A session that the database refuses (no such BULWARK_DB_ROLE, say) is a configuration error: stop
+        // now rather than answer every request with an error. An unreachable database is not: /readyz tells.
+        do {
+            let status = try app.pool.withConnection { try app.migrator.status($0) }
+            if !status.isCurrent {
+                app.logger.warn(
+                    "migrations are not current; run `bulwark migrate` (/readyz answers 503 until then)",
+                    [("pending", .int(status.pending.count)), ("changed", .int(status.changed.count))])
+            }
+        } catch let error as PostgresError where error.isUnavailable {
+            app.logger.warn("the database is unreachable for now; /readyz answers 503 until it is")
+        } catch let error as PostgresError {
+            throw Config.ConfigError(description: "the database refuses this service's sessions: \(error)")
+        }
         let server = try app.serve()
         fflush(nil)
         var received: Int32 = 0

@@ -113,6 +113,11 @@ public struct Config: Sendable {
         }
         if host == "localhost" { host = "127.0.0.1" }
         guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { throw bad }
+        var address = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(host.contains(":") ? AF_INET6 : AF_INET, String(host), &address) == 1 else {
+            throw ConfigError(
+                description: "BULWARK_LISTEN=\(raw) is not valid: the host must be an IP address (or localhost)")
+        }
         return (String(host), port)
     }
 

@@ -87,7 +87,8 @@ public final class Server: @unchecked Sendable {
         let started: OpaquePointer? = withUnsafePointer(to: &storage) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                 bulwark_mhd_start(
-                    flags, UInt32(configuration.threads), UInt32(configuration.connectionLimit),
+                    flags, UInt16(configuration.port), UInt32(configuration.threads),
+                    UInt32(configuration.connectionLimit),
                     UInt32(configuration.connectionTimeoutSeconds), address, accessHandler, shared.toOpaque(),
                     requestCompleted, shared.toOpaque())
             }

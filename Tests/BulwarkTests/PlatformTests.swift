@@ -23,6 +23,11 @@ import Testing
         #expect(metrics.text.contains("bulwark_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"}"))
         #expect(metrics.text.contains("bulwark_db_pool_in_use"))
         #expect(metrics.text.contains("bulwark_db_pool_waits_total"))
+        // A method invented by a client is counted as "other": it can neither break the format nor add series.
+        _ = try c.request("BAR\"x", "/nope")
+        let after = try c.get("/metrics").text
+        #expect(after.contains("bulwark_http_requests_total{method=\"other\",route=\"unmatched\""), "\(after)")
+        #expect(!after.contains("BAR"))
         let spec = try c.get("/openapi.yaml")
         #expect(spec.status == 200)
         #expect(spec.text.hasPrefix("openapi: 3.1"))

@@ -172,6 +172,12 @@ import Testing
         #expect(code == 2)
         #expect(err.contains("BULWARK_THREADS"))
         #expect(try ProcessTests.run(["serve"], environment: ["BULWARK_LISTEN": "nowhere"]).0 == 2)
+        let host = try ProcessTests.run(["serve"], environment: ["BULWARK_LISTEN": "myhost:8080"])
+        #expect(host.0 == 2 && host.2.contains("BULWARK_LISTEN"), "\(host.2)")
+        // A role the database does not know: the service stops at start instead of failing every request.
+        let role = try ProcessTests.run(
+            ["serve"], environment: ["BULWARK_DB_ROLE": "no_such_role", "BULWARK_LISTEN": "127.0.0.1:0"])
+        #expect(role.0 == 2 && role.2.contains("no_such_role"), "\(role.2)")
         #expect(try ProcessTests.run(["migrate"], environment: ["DATABASE_URL": ""]).0 == 2)
         let help = try ProcessTests.run(["--help"])
         #expect(help.0 == 0 && help.1.contains("token create"))

@@ -136,34 +136,44 @@ extension Middlewares {
     /// staff see all vendors, a vendor user only its own. Commits when the handler returns, rolls back when
     /// it throws. BEGIN and the scope go out with the request's first query, in one round trip; for a
     /// principal taken from the cache, the scope is set by the statement that re-checks its token.
-    static func requestTransaction(now: @escaping @Sendable () -> Date) -> Middleware {
+    static func requestTransaction(now: @escaping @Sendable () -> Date, attempts: Int = 3) -> Middleware {
         { request, context, next in
             guard let principal = context[PrincipalKey.self] else { return try next(request, context) }
             let db = try context.db()
-            if context[CachedPrincipalKey.self] == true {
-                try db.beginLazily([], guardedBy: PrincipalCache.guardStatement(principal, now: now()))
-            } else {
-                switch VendorScope(principal) {
-                case .all: try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"])
-                case .vendor(let id):
-                    try db.beginLazily([
-                        """
-                        SELECT set_config('bulwark.scope', 'vendor', true), \
-                        set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
-                        """
-                    ])
+            var attempt = 1
+            while true {
+                if context[CachedPrincipalKey.self] == true {
+                    try db.beginLazily([], guardedBy: PrincipalCache.guardStatement(principal, now: now()))
+                } else {
+                    switch VendorScope(principal) {
+                    case .all: try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"])
+                    case .vendor(let id):
+                        try db.beginLazily([
+                            """
+                            SELECT set_config('bulwark.scope', 'vendor', true), \
+                            set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
+                            """
+                        ])
+                    }
                 }
+                let response: Response
+                do {
+                    response = try next(request, context)
+                } catch {
+                    db.rollback()
+                    // A transaction that lost a race (serialization failure, deadlock) changed nothing: the
+                    // whole request runs again, a bounded number of times, before the client hears of it.
+                    if case PostgresError.serializationFailure = error, attempt < attempts {
+                        attempt += 1
+                        usleep(UInt32.random(in: 1_000...(5_000 * UInt32(attempt))))
+                        continue
+                    }
+                    throw error
+                }
+                // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
+                try db.commit(waiting: !(request.method == "GET" || request.method == "HEAD"))
+                return response
             }
-            let response: Response
-            do {
-                response = try next(request, context)
-            } catch {
-                db.rollback()
-                throw error
-            }
-            // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
-            try db.commit(waiting: !(request.method == "GET" || request.method == "HEAD"))
-            return response
         }
     }
 }

@@ -34,7 +34,12 @@ public final class Metrics: @unchecked Sendable {
 
     public init() {}
 
+    /// Methods counted under their own name; any other (a client may send anything) is counted as "other",
+    /// so a request can neither break the exposition format nor add series.
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
     public func observe(method: String, route: String, status: Int, seconds: Double) {
+        let method = Metrics.knownMethods.contains(method) ? method : "other"
         withState { s in
             s.requests[CounterKey(method: method, route: route, status: status), default: 0] += 1
             var h = s.latency[route] ?? Histogram()

@@ -28,6 +28,9 @@ struct OperationsRoutes {
             status = try migrator.status(try context.db())
         } catch let error as PostgresError where error.isUnavailable {
             throw APIError.unavailable("The database is unreachable.", retryAfter: 2)
+        } catch is PostgresError {
+            // Reachable but refusing this service's sessions (a missing role, say): not ready either.
+            throw APIError.unavailable("The database refuses this service's connections; see the log.", retryAfter: 5)
         }
         guard status.isCurrent else {
             throw APIError.unavailable(
