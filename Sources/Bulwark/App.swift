@@ -99,6 +99,9 @@ public final class App: Sendable {
             }
         case .serializationFailure:
             return .conflict("A concurrent change got in the way; retry the request.")
+        case .server(let sqlstate, _) where sqlstate == "22P05" || sqlstate == "22021":
+            // Text the database cannot store (U+0000) that slipped past validation: the client's to fix.
+            return .validation([], detail: "A text value holds a character that cannot be stored (U+0000).")
         default:
             return nil
         }

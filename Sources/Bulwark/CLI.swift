@@ -176,6 +176,20 @@ public enum CLI {
         return 0
     }
 
+    /// The name of the session's role when row-level security would not apply to it, else nil.
+    static func bypassesRowLevelSecurity(_ db: Connection) throws -> String? {
+        let row = try db.query(
+            """
+            SELECT current_user::text AS role, r.rolsuper OR r.rolbypassrls \
+            OR coalesce(pg_has_role(current_user, c.relowner, 'USAGE'), false) AS bypass \
+            FROM pg_roles r LEFT JOIN pg_class c ON c.oid = to_regclass('public.vendors') \
+            WHERE r.rolname = current_user
+            """
+        ).first
+        guard let row, try row.decode("bypass", as: Bool.self) else { return nil }
+        return try row.decode("role", as: String.self)
+    }
+
     static func serve() throws -> Int32 {
         let config = try Config.fromEnvironment()
         // Block the stop signals before any thread starts, so every thread inherits the mask and only
@@ -197,7 +211,16 @@ public enum CLI {
         // A session that the database refuses (no such BULWARK_DB_ROLE, say) is a configuration error: stop
         // now rather than answer every request with an error. An unreachable database is not: /readyz tells.
         do {
-            let status = try app.pool.withConnection { try app.migrator.status($0) }
+            let (status, bypass) = try app.pool.withConnection { db in
+                (try app.migrator.status(db), try CLI.bypassesRowLevelSecurity(db))
+            }
+            if let bypass {
+                throw Config.ConfigError(
+                    description: """
+                        the database role \(bypass) bypasses row-level security (a superuser, BYPASSRLS, or the \
+                        tables' owner): set BULWARK_DB_ROLE to a role that does not (the migrations create bulwark_app)
+                        """)
+            }
             if !status.isCurrent {
                 app.logger.warn(
                     "migrations are not current; run `bulwark migrate` (/readyz answers 503 until then)",

@@ -175,8 +175,18 @@ extension UUID: PostgresEncodable, PostgresDecodable {
 
 extension Date: PostgresEncodable, PostgresDecodable {
     public static var postgresOID: UInt32 { OID.timestamptz }
+    /// A date beyond what PostgreSQL can hold (or not a number at all) binds as `infinity` or `-infinity`
+    /// rather than trapping: such a value can come from a client.
     public var postgresBind: PostgresBind {
-        let micros = Int64((timeIntervalSince1970 * 1_000_000).rounded()) - postgresEpochOffsetMicros
+        let scaled = (timeIntervalSince1970 * 1_000_000).rounded()
+        let micros: Int64
+        if scaled.isNaN || scaled <= -9.2e18 {
+            micros = .min
+        } else if scaled >= 9.2e18 {
+            micros = .max
+        } else {
+            micros = Int64(scaled) - postgresEpochOffsetMicros
+        }
         return PostgresBind(oid: OID.timestamptz, bytes: bigEndianBytes(micros), binary: true)
     }
 

@@ -179,6 +179,8 @@ import Testing
             ("rto", "4", "answers.rto.value"),
             ("drill", "weekly", "answers.drill.value"),
             ("notes", "", "answers.notes.value"),
+            ("notes", "before\u{0}after", "answers.notes.value"),
+            ("notes", "bell\u{7}", "answers.notes.value"),
         ]
         for (key, value, field) in bad {
             let r = try reviewer.request("PUT", "/v1/assessments/\(id)/answers/\(key)", json: ["value": value])
@@ -186,6 +188,15 @@ import Testing
             #expect(r.errorFields == [field], "\(r.text)")
         }
         #expect(try reviewer.request("PUT", "/v1/assessments/\(id)/answers/drill", json: ["value": "na"]).status == 200)
+        // Long texts keep their line breaks, in the answer and in its comment; a NUL in a comment is a 422.
+        let lines = try reviewer.request(
+            "PUT", "/v1/assessments/\(id)/answers/notes",
+            json: ["value": "line one\nline two\tindented", "comment": "see:\r\n- runbook"])
+        #expect(lines.status == 200, "\(lines.text)")
+        let nul = try reviewer.request(
+            "PUT", "/v1/assessments/\(id)/answers/notes", json: ["value": "ok", "comment": "a\u{0}b"])
+        #expect(nul.status == 422, "\(nul.text)")
+        #expect(try reviewer.request("DELETE", "/v1/assessments/\(id)/answers/notes").status == 405)
         #expect(try reviewer.request("PUT", "/v1/assessments/\(id)/answers/nope", json: ["value": "yes"]).status == 404)
         let unknownEvidence = try reviewer.request(
             "PUT", "/v1/assessments/\(id)/answers/backups", json: ["value": "yes", "evidence_ids": [UUID().uuidString]])
@@ -197,7 +208,7 @@ import Testing
         #expect(mixed.status == 422)
         #expect(Set(mixed.errorFields) == ["answers.rto.value", "answers.zzz"])
         let saved = try reviewer.get("/v1/assessments/\(id)/answers").json["items"] as! [[String: Any]]
-        #expect(saved.map { $0["question_key"] as! String } == ["drill"])
+        #expect(saved.map { $0["question_key"] as! String } == ["drill", "notes"])
         #expect(saved[0]["on_behalf"] as? Bool == true, "staff answering is recorded as on behalf")
     }
 

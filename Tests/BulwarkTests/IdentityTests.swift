@@ -161,10 +161,26 @@ import Testing
         // As the owner (this test's connection) the row is there.
         let total: Int = try db.query("SELECT count(*)::int8 AS n FROM vendors").first!.decode("n")
         #expect(total >= 1)
+        // Every vendor-owned table (vendors, and each one with a vendor_id but users) has row-level security.
+        let owned = try db.query(
+            """
+            SELECT c.relname::text AS name, c.relrowsecurity AS rls FROM pg_class c \
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND (c.relname = 'vendors' OR \
+            (c.relname <> 'users' AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid \
+            AND a.attname = 'vendor_id' AND NOT a.attisdropped)))
+            """
+        ).rows.map { (try $0.decode("name", as: String.self), try $0.decode("rls", as: Bool.self)) }
+        #expect(
+            Set(owned.map(\.0)).isSuperset(of: ["vendors", "assessments", "answers", "answer_history", "evidence"]))
+        for (table, rls) in owned { #expect(rls, "\(table) has no row-level security") }
         try db.transaction { tx in
             try tx.run(script: "SET LOCAL ROLE bulwark_app")
             let none: Int = try tx.query("SELECT count(*)::int8 AS n FROM vendors").first!.decode("n")
             #expect(none == 0, "no scope: no vendor-owned rows")
+            for (table, _) in owned {
+                let n: Int = try tx.query(SQL(unsafe: "SELECT count(*)::int8 AS n FROM \(table)")).first!.decode("n")
+                #expect(n == 0, "no scope: no rows of \(table)")
+            }
             try tx.run(
                 script:
                     "SELECT set_config('bulwark.scope', 'vendor', true), set_config('bulwark.vendor_id', '\(vendorID)', true)"

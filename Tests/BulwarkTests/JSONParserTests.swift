@@ -19,6 +19,23 @@ import Testing
         #expect(throws: JSONParser.Failure.self) { try parse(text) }
     }
 
+    /// A repeated key keeps its last value at the place it was first seen, in small objects and in the
+    /// large ones that are indexed (a hundred thousand keys parse without a quadratic scan).
+    @Test func repeatedKeysKeepTheLastValueInObjectsOfAnySize() throws {
+        #expect(try parse(#"{"a": 1, "b": 2, "a": 3}"#) == .object([("a", .number(3)), ("b", .number(2))]))
+        let keys = (0..<100_000).map { "\"k\($0)\": \($0)" }
+        let text = "{" + keys.joined(separator: ",") + #", "k5": "five", "k99999": "last", "k20": "twenty"}"#
+        guard case .object(let pairs) = try parse(text) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(pairs.count == 100_000)
+        #expect(pairs[5] == ("k5", .string("five")))
+        #expect(pairs[20] == ("k20", .string("twenty")))
+        #expect(pairs[99_999] == ("k99999", .string("last")))
+        #expect(pairs[17] == ("k17", .number(17)))
+    }
+
     @Test func rejectsInvalidUTF8() {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xff, 0xfe, 0x22]) }
     }

@@ -48,6 +48,10 @@ import Testing
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        // A command that should have stopped by itself (a serve that should have refused) must not hang the suite.
+        let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        defer { watchdog.cancel() }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -178,6 +182,10 @@ import Testing
         let role = try ProcessTests.run(
             ["serve"], environment: ["BULWARK_DB_ROLE": "no_such_role", "BULWARK_LISTEN": "127.0.0.1:0"])
         #expect(role.0 == 2 && role.2.contains("no_such_role"), "\(role.2)")
+        // No role at all: the service would run as the connecting superuser, above row-level security.
+        let owner = try ProcessTests.run(
+            ["serve"], environment: ["BULWARK_DB_ROLE": "", "BULWARK_LISTEN": "127.0.0.1:0"])
+        #expect(owner.0 == 2 && owner.2.contains("row-level security"), "\(owner.2)")
         #expect(try ProcessTests.run(["migrate"], environment: ["DATABASE_URL": ""]).0 == 2)
         let help = try ProcessTests.run(["--help"])
         #expect(help.0 == 0 && help.1.contains("token create"))

@@ -225,6 +225,25 @@ import Testing
         // LIKE wildcards are literal.
         #expect((try admin.get("/v1/vendors?q=%25%25%25&tag=\(tag)").json["items"] as! [Any]).isEmpty)
 
+        // Forged cursors (numbers no server wrote, dates beyond any calendar) are a 422, never a crash.
+        func b64(_ text: String) -> String {
+            Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        let someID = UUID().uuidString
+        for (path, forged) in [
+            ("/v1/vendors?", "created\u{0}1e300\u{0}\(someID)"), ("/v1/vendors?", "created\u{0}nan\u{0}\(someID)"),
+            ("/v1/vendors?", "created\u{0}-inf\u{0}\(someID)"),
+            ("/v1/vendors?sort=score&", "score\u{0}1e300\u{0}\(someID)"),
+            ("/v1/users?", "9223372036854775807|\(someID)"), ("/v1/users?", "-9223372036854775808|\(someID)"),
+            ("/v1/assessments?", "9223372036854775807|\(someID)"),
+            ("/v1/audit-events?", "-9223372036854775808|\(someID)"),
+        ] {
+            let r = try admin.get("\(path)cursor=\(b64(forged))")
+            #expect(r.status == 422, "\(path) \(forged): \(r.status) \(r.text)")
+        }
+        #expect(try admin.get("/v1/vendors?limit=1").status == 200)
+
         for bad in [
             "limit=0", "limit=201", "limit=ten", "cursor=nonsense", "tier=huge", "status=x", "include_deleted=maybe",
             "teir=low",

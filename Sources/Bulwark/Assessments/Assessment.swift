@@ -121,7 +121,7 @@ enum AnswerRules {
         }
         let r = FieldReader(pairs, path: path)
         r.rejectUnknown(["value", "comment", "evidence_ids"])
-        let comment = r.string("comment", nullable: true, length: 0...5000).value
+        let comment = r.string("comment", nullable: true, length: 0...5000, multiline: true).value
         var ids: [UUID] = []
         var seen = Set<UUID>()
         if let list = r.array(
@@ -179,6 +179,9 @@ enum AnswerRules {
         case .text:
             guard case .string(let s) = value, !s.isEmpty, s.count <= 10_000 else {
                 return "question \(q.key) takes text of 1 to 10000 characters"
+            }
+            guard Validate.hasOnlyTextCharacters(s, multiline: true) else {
+                return "question \(q.key) takes text without control characters (line breaks and tabs are fine)"
             }
             return nil
         case .date:

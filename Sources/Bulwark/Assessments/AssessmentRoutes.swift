@@ -188,7 +188,7 @@ struct AssessmentRoutes {
         enum Decision: String, CaseIterable { case approve, `return` }
         let decision = r.enumeration("decision", Decision.self)
         if !decision.isPresent { r.fail("decision", "is required: approve or return") }
-        let comment = r.string("comment", nullable: true, length: 0...10_000).value
+        let comment = r.string("comment", nullable: true, length: 0...10_000, multiline: true).value
         var questionComments: [(String, JSON)] = []
         let db = try context.db()
         let scope = VendorScope(principal)
@@ -202,10 +202,14 @@ struct AssessmentRoutes {
             for (key, value) in pairs {
                 if questions[key] == nil {
                     r.fail("question_comments.\(key)", "is not a question of this questionnaire")
-                } else if case .string(let text) = value, !text.isEmpty, text.count <= 5000 {
+                } else if case .string(let text) = value, !text.isEmpty, text.count <= 5000,
+                    Validate.hasOnlyTextCharacters(text, multiline: true)
+                {
                     questionComments.append((key, .string(text)))
                 } else {
-                    r.fail("question_comments.\(key)", "must be text of 1 to 5000 characters")
+                    r.fail(
+                        "question_comments.\(key)",
+                        "must be text of 1 to 5000 characters, without control characters but line breaks and tabs")
                 }
             }
         }
@@ -227,7 +231,7 @@ struct AssessmentRoutes {
         if !request.body.isEmpty {
             let r = FieldReader(try JSONBody.object(request))
             r.rejectUnknown(["comment"])
-            comment = r.string("comment", nullable: true, length: 0...10_000).value
+            comment = r.string("comment", nullable: true, length: 0...10_000, multiline: true).value
             try r.throwIfInvalid()
         }
         let updated = try store.transition(

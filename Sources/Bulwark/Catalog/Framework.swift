@@ -107,7 +107,7 @@ enum FrameworkInput {
         }
         let name = r.string("name", length: 1...200)
         let version = r.string("version", length: 1...50)
-        let description = r.string("description", nullable: true, length: 0...5000)
+        let description = r.string("description", nullable: true, length: 0...5000, multiline: true)
         for (k, present) in [("key", key.isPresent), ("name", name.isPresent), ("version", version.isPresent)]
         where !present {
             r.fail(k, "is required")
@@ -155,10 +155,10 @@ enum FrameworkInput {
         ] where !present {
             r.fail(k, "is required")
         }
-        let description = r.string("description", nullable: true, length: 0...5000)
+        let description = r.string("description", nullable: true, length: 0...5000, multiline: true)
         let weight = r.weight("weight")
         let mustPass = r.bool("must_pass")
-        let remediation = r.string("remediation", nullable: true, length: 0...10000)
+        let remediation = r.string("remediation", nullable: true, length: 0...10000, multiline: true)
         var evidence = EvidenceDemand(required: false, kinds: [], maxAgeDays: nil)
         switch r.object(
             "evidence", nullable: true,

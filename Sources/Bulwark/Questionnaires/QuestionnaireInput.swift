@@ -19,7 +19,7 @@ enum QuestionnaireInput {
         let r = FieldReader(body)
         r.rejectUnknown(topFields)
         let name = r.string("name", length: 1...200)
-        let description = r.string("description", nullable: true, length: 0...5000)
+        let description = r.string("description", nullable: true, length: 0...5000, multiline: true)
         let framework = r.uuid("framework_id")
         if !name.isPresent { r.fail("name", "is required") }
         if !framework.isPresent { r.fail("framework_id", "is required") }
@@ -38,7 +38,7 @@ enum QuestionnaireInput {
         r.rejectUnknown(topFields)
         var c = current
         if let n = r.string("name", length: 1...200).value { c.name = n }
-        switch r.string("description", nullable: true, length: 0...5000) {
+        switch r.string("description", nullable: true, length: 0...5000, multiline: true) {
         case .value(let d): c.description = d
         case .null: c.description = ""
         default: break
@@ -140,7 +140,7 @@ enum QuestionnaireInput {
         }
         let text = q.string("text", length: 1...2000)
         if !text.isPresent { q.fail("text", "is required") }
-        let help = q.string("help", nullable: true, length: 0...5000)
+        let help = q.string("help", nullable: true, length: 0...5000, multiline: true)
         let type = q.enumeration("type", QuestionType.self)
         if !type.isPresent { q.fail("type", "is required") }
         let required = q.bool("required").value ?? true

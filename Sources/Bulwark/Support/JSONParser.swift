@@ -56,6 +56,9 @@ public struct JSONParser {
         guard depth <= JSONParser.maxDepth else { throw failure("nested too deeply") }
         i += 1
         var pairs: [(String, JSON)] = []
+        // Small objects find a repeated key by a scan; past a few keys an index keeps that linear, so a body
+        // of a hundred thousand keys costs milliseconds, not minutes.
+        var index: [String: Int]?
         skipWhitespace()
         if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
             i += 1
@@ -71,7 +74,20 @@ public struct JSONParser {
             skipWhitespace()
             let v = try value(depth: depth)
             // A repeated key keeps its last value, as most parsers do; order stays that of first sight.
-            if let existing = pairs.firstIndex(where: { $0.0 == key }) {
+            if index == nil, pairs.count >= 16 {
+                var built: [String: Int] = [:]
+                for (n, pair) in pairs.enumerated() { built[pair.0] = n }
+                index = built
+            }
+            if index != nil {
+                // Looked up and updated in place (a `let` copy would make every insert copy the whole index).
+                if let existing = index?[key] {
+                    pairs[existing].1 = v
+                } else {
+                    index?[key] = pairs.count
+                    pairs.append((key, v))
+                }
+            } else if let existing = pairs.firstIndex(where: { $0.0 == key }) {
                 pairs[existing].1 = v
             } else {
                 pairs.append((key, v))

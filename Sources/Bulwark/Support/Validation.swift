@@ -65,9 +65,12 @@ public final class FieldReader {
         }
     }
 
-    /// A string, trimmed of surrounding white space, with a length in characters and no control characters.
-    public func string(_ key: String, nullable: Bool = false, length: ClosedRange<Int>) -> Field<String> {
-        field(key, nullable: nullable) { Validate.string($0, length: length) }
+    /// A string, trimmed of surrounding white space, with a length in characters and no control characters
+    /// (but line breaks and tabs when `multiline`).
+    public func string(_ key: String, nullable: Bool = false, length: ClosedRange<Int>, multiline: Bool = false)
+        -> Field<String>
+    {
+        field(key, nullable: nullable) { Validate.string($0, length: length, multiline: multiline) }
     }
 
     public func enumeration<E: RawRepresentable & CaseIterable>(_ key: String, _ type: E.Type, allowed: [E]? = nil)
@@ -203,11 +206,18 @@ public struct FieldFailure: Error {
 
 /// Validators shared by every feature.
 public enum Validate {
-    public static func string(_ json: JSON, length: ClosedRange<Int>) -> Result<String, FieldFailure> {
+    /// `multiline` lets a long text keep its line breaks and tabs; every other control character is refused.
+    public static func string(_ json: JSON, length: ClosedRange<Int>, multiline: Bool = false)
+        -> Result<String, FieldFailure>
+    {
         guard case .string(let raw) = json else { return .failure(FieldFailure("must be a string")) }
         let s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        if s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            return .failure(FieldFailure("must not contain control characters"))
+        if !hasOnlyTextCharacters(s, multiline: multiline) {
+            return .failure(
+                FieldFailure(
+                    multiline
+                        ? "must not contain control characters other than line breaks and tabs"
+                        : "must not contain control characters"))
         }
         let n = s.count
         if n < length.lowerBound {
@@ -218,6 +228,13 @@ public enum Validate {
         }
         if n > length.upperBound { return .failure(FieldFailure("must have at most \(length.upperBound) characters")) }
         return .success(s)
+    }
+
+    /// No control characters, except line feed, carriage return and tab when `multiline`.
+    public static func hasOnlyTextCharacters(_ s: String, multiline: Bool) -> Bool {
+        !s.unicodeScalars.contains { c in
+            c.properties.generalCategory == .control && !(multiline && (c == "\n" || c == "\r" || c == "\t"))
+        }
     }
 
     /// A practical email check: one @, a non-empty local part of at most 64 characters, a dotted domain.

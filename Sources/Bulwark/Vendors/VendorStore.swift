@@ -226,7 +226,11 @@ public struct PageCursor: Sendable {
     public init?(encoded: String) {
         guard encoded.utf8.count <= 200, let bytes = Encoding.base64URLDecode(encoded) else { return nil }
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: "|")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+        // Within ±3,000 years of 1970: a forged cursor cannot reach a date PostgreSQL cannot hold.
+        guard parts.count == 2, let micros = Int64(parts[0]),
+            (-95_000_000_000_000_000...95_000_000_000_000_000).contains(micros),
+            let id = UUID(uuidString: String(parts[1]))
+        else {
             return nil
         }
         self.init(createdAt: Date(timeIntervalSince1970: Double(micros) / 1_000_000), id: id)
@@ -306,7 +310,12 @@ public struct VendorCursor: Sendable {
         guard parts.count == 3, parts[0] == sort.rawValue, let id = UUID(uuidString: String(parts[2])) else {
             return nil
         }
-        if sort == .created || sort == .score || sort == .scoreDescending, Double(parts[1]) == nil { return nil }
+        if sort == .created || sort == .score || sort == .scoreDescending {
+            // A number that this server could have written: finite, a plausible time or a score in range.
+            guard let number = Double(parts[1]), number.isFinite else { return nil }
+            if sort == .created, abs(number) >= 95_000_000_000 { return nil }
+            if sort != .created, !(-1...101).contains(number) { return nil }
+        }
         self.init(sort: sort, key: String(parts[1]), id: id)
     }
 }
