@@ -19,7 +19,6 @@ bench: deps
 format:
 	swift format --in-place --recursive Sources Tests Package.swift bench/scoring-bench
 
-# Stops and removes the private PostgreSQL cluster under .bulwark/.
+# Stops and removes the private PostgreSQL cluster (wherever scripts/local-postgres.sh put it).
 clean-db:
-	-runuser -u postgres -- $$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl -D .bulwark/pg/data stop -m fast
-	rm -rf .bulwark/pg
+	scripts/local-postgres.sh --remove

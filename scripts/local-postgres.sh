@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts (or reuses) a private PostgreSQL cluster under .bulwark/pg and prints its DATABASE_URL base
 # (postgresql://postgres@127.0.0.1:PORT). Usage: scripts/local-postgres.sh [database ...] — creates each
-# database that is missing. PostgreSQL refuses to run as root, so as root it runs as the postgres user.
+# database that is missing; scripts/local-postgres.sh --remove stops and deletes the cluster. PostgreSQL refuses to run as root, so as root it runs as the postgres user.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir="$root/.bulwark/pg"
@@ -25,6 +25,17 @@ else
     mkdir -p "$dir"
 fi
 
+# `--remove`: stop the cluster (if it runs) and delete it; used by `make clean-db`.
+if [ "${1:-}" = "--remove" ]; then
+    if [ -f "$dir/data/PG_VERSION" ]; then
+        "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 \
+            && "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2
+    fi
+    rm -rf "$dir"
+    echo "removed the private PostgreSQL cluster in $dir" >&2
+    exit 0
+fi
+
 if [ ! -f "$dir/data/PG_VERSION" ]; then
     echo "initializing a PostgreSQL cluster in $dir/data" >&2
     "${as_pg[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
@@ -32,7 +43,12 @@ if [ ! -f "$dir/data/PG_VERSION" ]; then
 fi
 
 if [ ! -f "$dir/port" ]; then
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' >"$dir/port.tmp"
+    # A port nothing listens on (bash's /dev/tcp connects only when something does).
+    for _ in $(seq 1 50); do
+        candidate=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then break; fi
+    done
+    echo "$candidate" >"$dir/port.tmp"
     mv "$dir/port.tmp" "$dir/port"
 fi
 port=$(cat "$dir/port")

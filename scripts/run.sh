@@ -12,10 +12,19 @@ if [ -z "${DATABASE_URL:-}" ]; then
     export DATABASE_URL="$base/bulwark"
 fi
 export BULWARK_HOME="$root"
+listen=${BULWARK_LISTEN:-127.0.0.1:8080}
+host=${listen%:*}
+host=${host#[}
+host=${host%]}
+port=${listen##*:}
+if [ "$port" != 0 ] && (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    echo "something already listens on $listen: stop it, or choose another address with BULWARK_LISTEN" >&2
+    exit 1
+fi
 "$bin" migrate
 "$bin" seed
-token=$("$bin" token create --role admin --name "make-run admin")
-listen=${BULWARK_LISTEN:-127.0.0.1:8080}
+# One live make-run token at a time: the previous run's is revoked.
+token=$("$bin" token create --role admin --name "make-run admin" --replace)
 cat >&2 <<MSG
 
   Bulwark is starting on http://$listen

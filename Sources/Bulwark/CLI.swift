@@ -12,9 +12,10 @@ public enum CLI {
         Commands:
           serve                         Serve the API (/readyz answers 503 until migrations are current).
           migrate                       Apply pending schema migrations, then exit.
-          token create --role ROLE --name NAME [--email EMAIL] [--vendor-id UUID] [--expires-in-days N]
+          token create --role ROLE --name NAME [--email EMAIL] [--vendor-id UUID] [--expires-in-days N] [--replace]
                                         Create an API token for the user with EMAIL (created if missing;
-                                        default NAME@bulwark.invalid) and print only the token.
+                                        default NAME@bulwark.invalid) and print only the token. --replace
+                                        revokes that user's earlier live tokens of the same NAME.
           seed                          Add the demo vendor, the resilience-v1 catalog and the default
                                         questionnaire where missing (idempotent).
           audit verify                  Check the audit trail's hash chain; names the first broken row.
@@ -125,13 +126,18 @@ public enum CLI {
         var i = 0
         while i < args.count {
             let key = args[i]
+            if key == "--replace" {
+                options["replace"] = "true"
+                i += 1
+                continue
+            }
             guard key.hasPrefix("--"), i + 1 < args.count else {
                 throw UsageError(description: "expected --option VALUE, got `\(key)`")
             }
             options[String(key.dropFirst(2))] = args[i + 1]
             i += 2
         }
-        let known: Set<String> = ["role", "name", "email", "vendor-id", "expires-in-days"]
+        let known: Set<String> = ["role", "name", "email", "vendor-id", "expires-in-days", "replace"]
         if let unknown = options.keys.first(where: { !known.contains($0) }) {
             throw UsageError(description: "unknown option --\(unknown)")
         }
@@ -163,11 +169,20 @@ public enum CLI {
         guard Validate.email(email) else { throw UsageError(description: "--email is not an email address") }
         let config = try Config.fromEnvironment()
         let db = try connect(config)
+        let cli = Actor(userID: nil, role: "cli", requestID: nil, clientAddress: nil)
         let secret = try db.transaction { tx -> TokenSecret in
-            let user = try UserStore().findOrCreate(tx, email: email, name: name, role: role, vendorID: vendorID)
+            let user = try UserStore().findOrCreate(
+                tx, email: email, name: name, role: role, vendorID: vendorID, actor: cli)
+            if options["replace"] != nil {
+                // `--replace`: the user's earlier live tokens of this name stop working (each revocation audited).
+                let earlier = try tx.query(
+                    "SELECT id FROM api_tokens WHERE user_id = \(user) AND name = \(name) AND revoked_at IS NULL"
+                ).rows.map { try $0.decode("id", as: UUID.self) }
+                for id in earlier { _ = try TokenStore().revoke(tx, id: id, actor: cli) }
+            }
             let (tokenID, secret) = try TokenStore().create(tx, userID: user, name: name, expiresAt: expires)
             try AuditLog.record(
-                tx, Actor(userID: nil, role: "cli", requestID: nil, clientAddress: nil), action: "token.created",
+                tx, cli, action: "token.created",
                 resourceType: "api_token", resourceID: tokenID.uuidString.lowercased(),
                 changes: .object([("user_id", .uuid(user)), ("name", .string(name)), ("role", .string(role.rawValue))]))
             return secret
@@ -247,7 +262,11 @@ public enum CLI {
 public enum Seed {
     /// Adds the demo vendor unless a vendor of that name exists; true when it added it.
     public static func demo(_ db: Connection) throws -> Bool {
-        let n = try db.execute(
+        try db.transaction { tx in try addDemo(tx) }
+    }
+
+    private static func addDemo(_ db: Connection) throws -> Bool {
+        let added = try db.query(
             """
             INSERT INTO vendors (name, legal_name, website, country, services, tier, status, contacts, tags, \
             contract_start_date, contract_renewal_date, contract_notice_days, contract_auto_renew) \
@@ -255,9 +274,17 @@ public enum Seed {
             ARRAY['card processing', 'payouts'], 'critical', 'active', \
             '[{"name": "Dana Reyes", "email": "dana.reyes@acme-payments.example", "role": "CISO", "primary": true}]'::jsonb, \
             ARRAY['payments', 'demo'], DATE '2025-01-01', DATE '2027-01-01', 90, true \
-            WHERE NOT EXISTS (SELECT 1 FROM vendors WHERE lower(name) = lower('Acme Cloud Payments (demo)'))
-            """)
-        return n > 0
+            WHERE NOT EXISTS (SELECT 1 FROM vendors WHERE lower(name) = lower('Acme Cloud Payments (demo)')) \
+            RETURNING id
+            """
+        ).first
+        guard let added else { return false }
+        let id: UUID = try added.decode("id")
+        try AuditLog.record(
+            db, Actor(userID: nil, role: "cli", requestID: nil, clientAddress: nil), action: "vendor.created",
+            resourceType: "vendor", resourceID: id.uuidString.lowercased(),
+            changes: .object([("name", .string("Acme Cloud Payments (demo)")), ("seeded", .bool(true))]))
+        return true
     }
 }
 

@@ -157,15 +157,32 @@ import Testing
     }
 
     @Test func tokenCreatePrintsOnlyTheToken() throws {
-        let (code, out, _) = try ProcessTests.run([
-            "token", "create", "--role", "auditor", "--name", "cli \(UUID().uuidString.prefix(8))",
-        ])
+        let name = "cli \(UUID().uuidString.prefix(8))"
+        let (code, out, _) = try ProcessTests.run(["token", "create", "--role", "auditor", "--name", name])
         #expect(code == 0)
         let token = out.trimmingCharacters(in: .newlines)
         #expect(!token.contains("\n"))
         #expect(token.hasPrefix("bwk_") && token.count == 47)
-        let r = try Client(port: try Harness.shared.port, token: token).get("/v1/vendors?limit=1")
-        #expect(r.status == 200)
+        let first = Client(port: try Harness.shared.port, token: token)
+        #expect(try first.get("/v1/vendors?limit=1").status == 200)
+
+        // --replace: the same user's earlier token of that name stops working; the new one works.
+        let (again, out2, _) = try ProcessTests.run([
+            "token", "create", "--role", "auditor", "--name", name, "--replace",
+        ])
+        #expect(again == 0)
+        let second = Client(port: try Harness.shared.port, token: out2.trimmingCharacters(in: .newlines))
+        #expect(try second.get("/v1/vendors?limit=1").status == 200)
+        #expect(try first.get("/v1/vendors?limit=1").status == 401)
+
+        // The user the CLI created and the revocation are in the audit trail.
+        let me = try second.get("/v1/me").json
+        let userID = try #require(me["id"] as? String)
+        let actions = try Harness.connection().query(
+            "SELECT action FROM audit_events WHERE resource_id = \(userID) OR changes->>'user_id' = \(userID) ORDER BY seq"
+        ).rows.map { try $0.decode("action", as: String.self) }
+        #expect(actions.first == "user.created", "\(actions)")
+        #expect(actions.filter { $0 == "token.created" }.count == 2, "\(actions)")
     }
 
     @Test func badUsageAndConfigurationExitWith2() throws {

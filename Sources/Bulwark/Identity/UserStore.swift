@@ -9,8 +9,10 @@ public struct UserStore: Sendable {
     static let columns: SQL = "id, email, name, role, vendor_id, active, created_at, updated_at"
 
     /// The user with this email, created with the given name and role when there is none (for the CLI).
-    public func findOrCreate(_ db: Connection, email: String, name: String, role: Role, vendorID: UUID?) throws -> UUID
-    {
+    /// With an `actor`, a user it creates is audited (`user.created`) in the same transaction.
+    public func findOrCreate(
+        _ db: Connection, email: String, name: String, role: Role, vendorID: UUID?, actor: Actor? = nil
+    ) throws -> UUID {
         if let existing = try db.query("SELECT id FROM users WHERE lower(email) = lower(\(email))").first {
             return try existing.decode("id")
         }
@@ -21,7 +23,16 @@ public struct UserStore: Sendable {
             """
         ).first
         guard let row else { throw PostgresError.server(sqlstate: "", message: "INSERT returned no row") }
-        return try row.decode("id")
+        let id: UUID = try row.decode("id")
+        if let actor {
+            try AuditLog.record(
+                db, actor, action: "user.created", resourceType: "user", resourceID: id.uuidString.lowercased(),
+                changes: .object([
+                    ("email", .string(email)), ("name", .string(name)), ("role", .string(role.rawValue)),
+                    ("vendor_id", vendorID.map { .uuid($0) } ?? .null),
+                ]))
+        }
+        return id
     }
 
     public func get(_ db: Connection, id: UUID, forUpdate: Bool = false) throws -> User? {
