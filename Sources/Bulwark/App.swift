@@ -97,6 +97,9 @@ public final class App: Sendable {
             case "users_vendor_id_fkey": return .validation([FieldError("vendor_id", "is not a known vendor")])
             default: return .conflict("This refers to a record that does not exist, or is still referred to.")
             }
+        case .checkViolation:
+            // A value the schema's own CHECK refuses that slipped past validation: still the client's to fix.
+            return .validation([], detail: "A value is outside what can be stored.")
         case .serializationFailure:
             return .conflict("A concurrent change got in the way; retry the request.")
         case .server(let sqlstate, _) where sqlstate == "22P05" || sqlstate == "22021":

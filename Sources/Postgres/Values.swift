@@ -194,7 +194,10 @@ extension Date: PostgresEncodable, PostgresDecodable {
         guard oid == OID.timestamptz || oid == OID.timestamp else { throw typeMismatch(column, oid, Date.self) }
         try expectLength(bytes, 8, column, "timestamptz")
         let micros: Int64 = readBigEndian(bytes)
-        return Date(timeIntervalSince1970: Double(micros + postgresEpochOffsetMicros) / 1_000_000)
+        // `infinity` and `-infinity` are Int64.max and .min: adding the epoch offset would trap.
+        let (sum, overflow) = micros.addingReportingOverflow(postgresEpochOffsetMicros)
+        if overflow || micros == .max || micros == .min { return micros > 0 ? .distantFuture : .distantPast }
+        return Date(timeIntervalSince1970: Double(sum) / 1_000_000)
     }
 }
 

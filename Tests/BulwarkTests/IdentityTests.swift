@@ -235,6 +235,46 @@ import Testing
             elsewhere.status == 409, "a second vendor with that name: the key did not replay another user's response")
     }
 
+    /// A retry that arrives while the first request is still running is a 409; once the first finishes, the
+    /// retry replays its response. The first is held inside its INSERT by an uncommitted row with the same
+    /// name in another session (the unique index makes it wait for that session).
+    @Test func aRetryWhileTheFirstIsRunningIsA409() throws {
+        let key = "idem-\(UUID().uuidString)"
+        let name = Harness.uniqueName("Held")
+        let blocker = try Harness.connection()
+        try blocker.run(script: "BEGIN")
+        try blocker.execute("INSERT INTO vendors (name, tier) VALUES (\(name), 'low')")
+        let first = Mutex<HTTPResponse?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            first.withLock {
+                $0 = try? admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
+            }
+            done.signal()
+        }.start()
+        // Wait until the first request is blocked inside its transaction.
+        var waiting = false
+        for _ in 0..<200 where !waiting {
+            usleep(20_000)
+            waiting =
+                try blocker.query(
+                    "SELECT count(*)::int8 AS n FROM idempotency_keys WHERE key = \(key) AND state = 'in_progress'"
+                ).first?.decode("n", as: Int.self) == 1
+        }
+        #expect(waiting)
+        let retry = try admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
+        #expect(retry.status == 409, "\(retry.status) \(retry.text)")
+        try blocker.run(script: "ROLLBACK")
+        done.wait()
+        let created = try #require(first.withLock { $0 })
+        #expect(created.status == 201, "\(created.text)")
+        // The stored response committed with the vendor: the replay is that very response.
+        let replay = try admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
+        #expect(replay.status == 201)
+        #expect(replay.header("idempotent-replayed") == "true")
+        #expect(replay.json["id"] as? String == created.json["id"] as? String)
+    }
+
     @Test func aFailedRequestDoesNotBurnItsKey() throws {
         let key = "idem-\(UUID().uuidString)"
         let bad = try admin.post("/v1/vendors", ["tier": "low"], headers: [("Idempotency-Key", key)])

@@ -63,6 +63,10 @@ import Testing
         (["name": "   "], "name"),
         (["name": String(repeating: "x", count: 201)], "name"),
         (["name": 42], "name"),
+        // One character on screen, two code points each: PostgreSQL's length() counts 202 and 404.
+        (["name": String(repeating: "e\u{301}", count: 101)], "name"),
+        (["name": String(repeating: "🇩🇪", count: 101)], "name"),
+        (["legal_name": String(repeating: "🇩🇪", count: 151)], "legal_name"),
         (["name": NSNull()], "name"),
         (["tier": "extreme"], "tier"),
         (["tier": 1], "tier"),
@@ -308,5 +312,9 @@ import Testing
         let list = try vendorUser.get("/v1/vendors?limit=200")
         #expect((list.json["items"] as! [[String: Any]]).map { $0["id"] as! String } == [mineID])
         #expect(try vendorUser.patch("/v1/vendors/\(mineID)", ["tier": "low"]).status == 403)
+        // Another vendor's profile stays a 404 whatever the body asks, never a 403 that would confirm it exists.
+        let foreignPatch = try vendorUser.patch("/v1/vendors/\(otherID)", ["tier": "low"])
+        #expect(foreignPatch.status == 404)
+        #expect(foreignPatch.json["detail"] as? String == missing.json["detail"] as? String)
     }
 }

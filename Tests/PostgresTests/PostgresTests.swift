@@ -95,6 +95,15 @@ enum TestDB {
         #expect(try row.decode("bytes", as: ByteA.self).bytes == [0, 1, 255])
     }
 
+    /// `infinity` is a timestamp an operator may store ("never expires"); decoding it must not trap.
+    @Test func infiniteTimestampsDecodeAsDistantDates() throws {
+        let db = try TestDB.connect()
+        let row = try #require(
+            try db.query("SELECT 'infinity'::timestamptz AS future, '-infinity'::timestamptz AS past").first)
+        #expect(try row.decode("future", as: Date.self) == .distantFuture)
+        #expect(try row.decode("past", as: Date.self) == .distantPast)
+    }
+
     @Test func decodingErrorsNameTheColumn() throws {
         let db = try TestDB.connect()
         let row = try #require(try db.query("SELECT 'x'::text AS label, NULL::int8 AS missing").first)

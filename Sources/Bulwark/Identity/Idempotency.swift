@@ -5,8 +5,8 @@ import Postgres
 
 /// `Idempotency-Key` on POST: the first response is kept 24 hours per (user, key). A retry with the same
 /// body gets it again with `Idempotent-Replayed: true`; the same key with another body is a 422; a retry
-/// while the first is still running is a 409. Runs outside the request's transaction, so the claim on a
-/// key is visible to concurrent retries at once.
+/// while the first is still running is a 409. The claim runs outside the request's transaction, so it is
+/// visible to concurrent retries at once; the response is stored inside it (`BeforeCommitKey`).
 enum Idempotency {
     static let retention: SQL = "interval '24 hours'"
     /// A claim older than this is taken to be from a request that died (a crashed process).
@@ -28,18 +28,35 @@ enum Idempotency {
         let requestHash = ByteA(hash.finish())
 
         if let stored = try claim(db, user: principal.userID, key: key, hash: requestHash) { return stored }
+        let user = principal.userID
+        let requestID = context.requestID
+        // The stored response commits in the same transaction as what the request created: a crash can lose
+        // both or neither, never leave a created resource behind a key that a retry would run again.
+        context[BeforeCommitKey.self] = { response in
+            guard case .bytes(let body) = response.body, response.status < 500 else { return }
+            try store(db, user: user, key: key, response: response, body: body, requestID: requestID)
+        }
         let response: Response
         do {
             response = try next(request, context)
         } catch {
             // Nothing was created: forget the key so the client can retry.
-            _ = try? db.execute("DELETE FROM idempotency_keys WHERE user_id = \(principal.userID) AND key = \(key)")
+            forget(db, user: user, key: key)
             throw error
         }
-        guard case .bytes(let body) = response.body, response.status < 500 else {
-            _ = try? db.execute("DELETE FROM idempotency_keys WHERE user_id = \(principal.userID) AND key = \(key)")
-            return response
-        }
+        // A response that is not stored (a 5xx, a stream) frees the key.
+        if case .bytes = response.body, response.status < 500 { return response }
+        forget(db, user: user, key: key)
+        return response
+    }
+
+    private static func forget(_ db: Connection, user: UUID, key: String) {
+        _ = try? db.execute("DELETE FROM idempotency_keys WHERE user_id = \(user) AND key = \(key) AND state <> 'done'")
+    }
+
+    private static func store(
+        _ db: Connection, user: UUID, key: String, response: Response, body: [UInt8], requestID: String
+    ) throws {
         var stored = response
         var storedBody = body
         if response.header("cache-control") == "no-store" {
@@ -47,7 +64,7 @@ enum Idempotency {
             // succeeded, but not the secret.
             stored = APIError.conflict(
                 "The request with this Idempotency-Key succeeded; its response held a secret, which is shown only once."
-            ).response(requestID: context.requestID)
+            ).response(requestID: requestID)
             if case .bytes(let b) = stored.body { storedBody = b }
         }
         let headers = JSON.object(
@@ -56,9 +73,8 @@ enum Idempotency {
             """
             UPDATE idempotency_keys SET state = 'done', response_status = \(stored.status), \
             response_headers = \(JSONB(utf8: headers.bytes)), response_body = \(ByteA(storedBody)), completed_at = now() \
-            WHERE user_id = \(principal.userID) AND key = \(key)
+            WHERE user_id = \(user) AND key = \(key)
             """)
-        return response
     }
 
     /// Claims the key for this request (nil: go ahead), or answers from what is stored.

@@ -38,6 +38,9 @@ public enum VendorScope: Sendable {
 enum PrincipalKey: ContextKey { typealias Value = Principal }
 /// True when the request's principal came from `PrincipalCache` (its token is re-checked in the transaction).
 enum CachedPrincipalKey: ContextKey { typealias Value = Bool }
+/// Work that must commit together with the request's own changes: it runs inside the request's transaction,
+/// after the handler answered and before COMMIT (Idempotency stores the response this way).
+enum BeforeCommitKey: ContextKey { typealias Value = @Sendable (Response) throws -> Void }
 
 extension Context {
     /// The authenticated caller; only `/v1` routes have one.

@@ -159,6 +159,7 @@ extension Middlewares {
                 let response: Response
                 do {
                     response = try next(request, context)
+                    if let beforeCommit = context[BeforeCommitKey.self] { try beforeCommit(response) }
                 } catch {
                     db.rollback()
                     // A transaction that lost a race (serialization failure, deadlock) changed nothing: the

@@ -219,7 +219,8 @@ public enum Validate {
                         ? "must not contain control characters other than line breaks and tabs"
                         : "must not contain control characters"))
         }
-        let n = s.count
+        // Counted in Unicode scalars, as PostgreSQL's length() counts them, so the database's own CHECK agrees.
+        let n = s.unicodeScalars.count
         if n < length.lowerBound {
             return .failure(
                 FieldFailure(

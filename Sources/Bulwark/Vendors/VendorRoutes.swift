@@ -66,6 +66,8 @@ struct VendorRoutes {
         let principal = try context.principal()
         let id = try request.uuidParameter()
         let body = try JSONBody.object(request, extraMediaTypes: ["application/merge-patch+json"])
+        // Another vendor's profile is a 404 for a vendor user, whatever the body asks for.
+        if principal.role == .vendor, principal.vendorID != id { throw APIError.notFound() }
         if principal.role == .vendor, let other = body.first(where: { $0.0 != "contacts" }) {
             throw APIError.forbidden("Vendor users may change their contacts only, not \(other.0).")
         }
