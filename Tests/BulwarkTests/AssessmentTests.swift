@@ -57,6 +57,7 @@ import Testing
                             "show_if": ["question": "backups", "equals": "yes"],
                         ],
                         ["key": "notes", "text": "Anything else?", "type": "text", "required": false],
+                        ["key": "last_drill", "text": "Last DR drill?", "type": "date", "required": false],
                     ],
                 ]
             ],
@@ -181,6 +182,10 @@ import Testing
             ("notes", "", "answers.notes.value"),
             ("notes", "before\u{0}after", "answers.notes.value"),
             ("notes", "bell\u{7}", "answers.notes.value"),
+            ("last_drill", "2025-02-30", "answers.last_drill.value"),
+            ("last_drill", "tomorrow", "answers.last_drill.value"),
+            ("last_drill", "2025-6-1", "answers.last_drill.value"),
+            ("last_drill", 20_250_601, "answers.last_drill.value"),
         ]
         for (key, value, field) in bad {
             let r = try reviewer.request("PUT", "/v1/assessments/\(id)/answers/\(key)", json: ["value": value])
@@ -188,6 +193,10 @@ import Testing
             #expect(r.errorFields == [field], "\(r.text)")
         }
         #expect(try reviewer.request("PUT", "/v1/assessments/\(id)/answers/drill", json: ["value": "na"]).status == 200)
+        let drillDate = try reviewer.request(
+            "PUT", "/v1/assessments/\(id)/answers/last_drill", json: ["value": "2024-02-29"])
+        #expect(drillDate.status == 200, "\(drillDate.text)")
+        #expect(drillDate.json["value"] as? String == "2024-02-29", "\(drillDate.text)")
         // Long texts keep their line breaks, in the answer and in its comment; a NUL in a comment is a 422.
         let lines = try reviewer.request(
             "PUT", "/v1/assessments/\(id)/answers/notes",
@@ -208,8 +217,34 @@ import Testing
         #expect(mixed.status == 422)
         #expect(Set(mixed.errorFields) == ["answers.rto.value", "answers.zzz"])
         let saved = try reviewer.get("/v1/assessments/\(id)/answers").json["items"] as! [[String: Any]]
-        #expect(saved.map { $0["question_key"] as! String } == ["drill", "notes"])
+        #expect(Set(saved.map { $0["question_key"] as! String }) == ["drill", "notes", "last_drill"])
         #expect(saved[0]["on_behalf"] as? Bool == true, "staff answering is recorded as on behalf")
+    }
+
+    @Test func theListFiltersByVendorStatusAndDueDate() throws {
+        let questionnaire = try smallQuestionnaire()
+        let vendorA = try vendor()
+        let vendorB = try vendor()
+        let open = try assessment(vendorID: vendorA, questionnaireID: questionnaire)
+        let cancelled = try assessment(vendorID: vendorA, questionnaireID: questionnaire)
+        #expect(try reviewer.request("POST", "/v1/assessments/\(cancelled)/cancel").status == 200)
+        let later = try reviewer.post(
+            "/v1/assessments", ["vendor_id": vendorB, "questionnaire_id": questionnaire, "due_date": "2099-12-31"])
+        let laterID = try #require(later.json["id"] as? String, "\(later.text)")
+        func ids(_ query: String) throws -> Set<String> {
+            let r = try admin.get("/v1/assessments?limit=200&" + query)
+            #expect(r.status == 200, "\(query): \(r.text)")
+            return Set((r.json["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+        }
+        #expect(try ids("vendor_id=\(vendorA)") == [open, cancelled])
+        #expect(try ids("vendor_id=\(vendorA)&status=cancelled") == [cancelled])
+        #expect(try ids("vendor_id=\(vendorA)&status=in_progress") == [open])
+        #expect(try ids("vendor_id=\(vendorB)&due_before=2099-12-31").isEmpty)
+        #expect(try ids("vendor_id=\(vendorB)&due_before=2100-01-01") == [laterID])
+        for bad in ["status=lost", "due_before=2099-13-01", "vendor_id=nope"] {
+            let r = try admin.get("/v1/assessments?" + bad)
+            #expect(r.status == 422, "\(bad): \(r.status) \(r.text)")
+        }
     }
 
     @Test func submittingNeedsEveryRequiredVisibleAnswer() throws {

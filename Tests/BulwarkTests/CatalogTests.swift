@@ -148,8 +148,31 @@ import Testing
         let q = try analyst.get("/v1/questionnaires/\(summary["id"] as! String)").json
         let questions = (q["sections"] as! [[String: Any]]).flatMap { $0["questions"] as! [[String: Any]] }
         #expect((40...70).contains(questions.count))
-        let mapped = Set(questions.flatMap { ($0["requirements"] as! [[String: Any]]).map { $0["ref"] as! String } })
-        #expect(refs.subtracting(mapped).isEmpty, "requirements no question maps: \(refs.subtracting(mapped))")
+        // Every requirement can be assessed: a scored question (not only an evidence or text one) maps to it.
+        let scoredTypes: Set<String> = ["yes_no", "single_choice", "multi_choice", "number"]
+        let mapped = Set(
+            questions.filter { scoredTypes.contains($0["type"] as? String ?? "") }
+                .flatMap { ($0["requirements"] as! [[String: Any]]).map { $0["ref"] as! String } })
+        #expect(refs.subtracting(mapped).isEmpty, "requirements no scored question maps: \(refs.subtracting(mapped))")
+        // Mappings name only the public references the catalog is allowed to cite, by their identifiers.
+        let allowed: [String: Regex<Substring>] = [
+            "dora": /Art\.(?:11|12|24|25|26|27|28|30)/,
+            "iso27001-2022": /A\.5\.(?:19|20|21|22|23|29|30)/,
+            "nist-800-53": /(?:CP|IR|SR)-[1-9][0-9]?/,
+            "aws-well-architected": /REL (?:[1-9]|1[0-3])/,
+        ]
+        for r in requirements {
+            for m in r["mappings"] as? [[String: Any]] ?? [] {
+                let framework = m["framework"] as? String ?? ""
+                let ref = m["ref"] as? String ?? ""
+                let pattern = try #require(allowed[framework], "\(r["ref"] ?? "") maps to \(framework)")
+                #expect(ref.wholeMatch(of: pattern) != nil, "\(r["ref"] ?? ""): \(framework) \(ref)")
+            }
+        }
+        // The few things a critical vendor cannot lack are must-pass.
+        let mustPass = requirements.filter { $0["must_pass"] as? Bool == true }
+        #expect((4...12).contains(mustPass.count), "\(mustPass.count) must-pass requirements")
+        #expect(Set(mustPass.map { $0["principle"] as! String }).contains("recover_urgently"))
         let numbers = questions.filter { $0["type"] as? String == "number" }.map { $0["key"] as! String }
         #expect(numbers.contains { $0.contains("rto") } && numbers.contains { $0.contains("rpo") })
         // Every requirement that demands evidence has an evidence question mapped to it.

@@ -326,12 +326,17 @@ import Testing
             try tx.execute("UPDATE audit_events SET action = 'nothing.happened' WHERE seq = \(seq)")
         }
         let broken = try store.verify(db).firstBroken
+        // The command an operator runs says so too, with exit code 1 and the row's number.
+        let cli = try ProcessTests.run(["audit", "verify"])
         try db.transaction { tx in
             try tx.run(script: "SET LOCAL session_replication_role = replica")
             try tx.execute("UPDATE audit_events SET action = \(original) WHERE seq = \(seq)")
         }
         #expect(broken?.seq == seq)
+        #expect(cli.0 == 1 && cli.2.contains("BROKEN at event \(seq)"), "\(cli.0) \(cli.2)")
         #expect(try store.verify(db).firstBroken == nil)
+        let intact = try ProcessTests.run(["audit", "verify"])
+        #expect(intact.0 == 0 && intact.2.contains("audit chain intact"), "\(intact.0) \(intact.2)")
     }
 
     @Test func auditEventsAreListedWithFiltersAndPages() throws {

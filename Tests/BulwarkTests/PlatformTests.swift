@@ -188,6 +188,25 @@ import Testing
         #expect(role == "bulwark_app")
     }
 
+    /// A server whose schema folder holds a migration the database has not applied is up but not ready.
+    @Test func pendingMigrationsMakeReadyz503() throws {
+        let fm = FileManager.default
+        let home = fm.temporaryDirectory.appendingPathComponent("bulwark-home-\(UUID().uuidString)").path
+        defer { try? fm.removeItem(atPath: home) }
+        try fm.createDirectory(atPath: home + "/schema", withIntermediateDirectories: true)
+        for file in try fm.contentsOfDirectory(atPath: Harness.home + "/schema") {
+            try fm.copyItem(atPath: Harness.home + "/schema/" + file, toPath: home + "/schema/" + file)
+        }
+        try Data("SELECT 1;\n".utf8).write(to: URL(fileURLWithPath: home + "/schema/9999_not_yet.sql"))
+        let running = try Harness.start { $0.home = home }
+        let c = Client(port: running.port, token: nil)
+        let ready = try c.get("/readyz")
+        #expect(ready.status == 503, "\(ready.text)")
+        #expect(ready.header("retry-after") != nil)
+        #expect((ready.json["detail"] as? String)?.contains("1 pending") == true, "\(ready.text)")
+        #expect(try c.get("/healthz").status == 200)
+    }
+
     @Test func anUnreachableDatabaseIs503() throws {
         let running = try Harness.start { $0.databaseURL = "postgresql://postgres@127.0.0.1:1/none" }
         let c = Client(port: running.port, token: "bwk_" + String(repeating: "A", count: 43))
