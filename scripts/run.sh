@@ -10,6 +10,8 @@ bin="$root/.build/release/bulwark"
 if [ -z "${DATABASE_URL:-}" ]; then
     base=$(scripts/local-postgres.sh bulwark)
     export DATABASE_URL="$base/bulwark"
+    # The private cluster trusts local logins: the service logs in as its own role, below row-level security.
+    export BULWARK_SERVICE_DATABASE_URL="${base/postgres@/bulwark_app@}/bulwark"
 fi
 export BULWARK_HOME="$root"
 listen=${BULWARK_LISTEN:-127.0.0.1:8080}

@@ -8,6 +8,8 @@ if [ -z "${BULWARK_TEST_DATABASE_URL:-}" ]; then
     base=$(scripts/local-postgres.sh bulwark_test)
     export BULWARK_TEST_DATABASE_URL="$base/bulwark_test"
     export BULWARK_TEST_ADMIN_URL="$base/postgres"
+    # The servers the tests start log in as the service role (the migrations give it LOGIN).
+    export BULWARK_TEST_SERVICE_DATABASE_URL="${base/postgres@/bulwark_app@}/bulwark_test"
 fi
 export BULWARK_HOME="$root"
 swift build --build-tests >&2

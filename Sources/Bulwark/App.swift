@@ -23,7 +23,8 @@ public final class App: Sendable {
         authFailures = RateLimiter(ratePerSecond: config.authFailuresPerMinute / 60, burst: config.authFailureBurst)
         let role = config.databaseRole
         pool = Pool(
-            ConnectionConfiguration(url: config.databaseURL), size: config.databasePoolSize,
+            ConnectionConfiguration(url: config.serviceDatabaseURL ?? config.databaseURL),
+            size: config.databasePoolSize,
             acquireTimeout: config.databaseWaitSeconds
         ) { connection in
             // The role name was checked against ^[a-z_][a-z0-9_]*$ when the configuration was read.

@@ -192,7 +192,7 @@ public enum CLI {
     }
 
     /// The name of the session's role when row-level security would not apply to it, else nil.
-    static func bypassesRowLevelSecurity(_ db: Connection) throws -> String? {
+    public static func bypassesRowLevelSecurity(_ db: Connection) throws -> String? {
         let row = try db.query(
             """
             SELECT current_user::text AS role, r.rolsuper OR r.rolbypassrls \

@@ -16,7 +16,12 @@ public struct Config: Sendable {
     public var drainSeconds: Double
     /// The folder holding `schema/` and `openapi/`.
     public var home: String
-    /// The role every pooled connection takes (`SET ROLE`), one that row-level security applies to.
+    /// Where the service's pooled connections log in: a role that row-level security applies to
+    /// (`BULWARK_SERVICE_DATABASE_URL`, e.g. as `bulwark_app`). Nil: `databaseURL`, the owner that migrates,
+    /// which then takes `databaseRole` with `SET ROLE`.
+    public var serviceDatabaseURL: String?
+    /// The role every pooled connection takes (`SET ROLE`), one that row-level security applies to. Empty: none,
+    /// the default when the service logs in as its own role.
     public var databaseRole: String = "bulwark_app"
     /// Requests per second per token, and the burst a token may spend at once.
     public var rateLimitPerSecond: Double = 50
@@ -73,7 +78,8 @@ public struct Config: Sendable {
             level = parsed
         }
         let threads = try integer("BULWARK_THREADS", 16, 1...1024)
-        let role = env["BULWARK_DB_ROLE"] ?? "bulwark_app"
+        let serviceURL = env["BULWARK_SERVICE_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let role = env["BULWARK_DB_ROLE"] ?? (serviceURL == nil ? "bulwark_app" : "")
         guard role.isEmpty || role.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
             throw ConfigError(
                 description: "BULWARK_DB_ROLE=\(role) is not valid: expected a lower-case role name, or empty")
@@ -88,6 +94,7 @@ public struct Config: Sendable {
             drainSeconds: Double(try integer("BULWARK_DRAIN_SECONDS", 10, 0...600)),
             home: try findHome(env["BULWARK_HOME"]))
         config.databaseRole = role
+        config.serviceDatabaseURL = serviceURL
         config.rateLimitPerSecond = Double(try integer("BULWARK_RATE_LIMIT", 50, 1...1_000_000))
         config.rateLimitBurst = Double(try integer("BULWARK_RATE_BURST", 100, 1...1_000_000))
         config.authFailuresPerMinute = Double(try integer("BULWARK_AUTH_FAILURES_PER_MINUTE", 60, 1...1_000_000))

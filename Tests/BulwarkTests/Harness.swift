@@ -38,6 +38,11 @@ enum Harness {
         var c = Config(
             databaseURL: databaseURL, listenPort: 0, threads: 8, databasePoolSize: 8, logLevel: .warn, home: home)
         // Tests share one address and a few tokens; the rate-limit test sets its own limits.
+        // The service's own login role when the test script names one (else the owner and SET ROLE).
+        if let service = ProcessInfo.processInfo.environment["BULWARK_TEST_SERVICE_DATABASE_URL"], !service.isEmpty {
+            c.serviceDatabaseURL = service
+            c.databaseRole = ""
+        }
         c.rateLimitPerSecond = 1_000_000
         c.rateLimitBurst = 1_000_000
         c.authFailuresPerMinute = 1_000_000

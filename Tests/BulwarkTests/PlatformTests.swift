@@ -188,6 +188,29 @@ import Testing
         #expect(role == "bulwark_app")
     }
 
+    /// The service can log in as its own role: then not even RESET ROLE lifts a session above row-level security.
+    @Test func theServiceLogsInAsItsOwnRole() throws {
+        var url = try #require(URLComponents(string: Harness.databaseURL))
+        url.user = "bulwark_app"
+        url.password = nil
+        let serviceURL = try #require(url.string)
+        let running = try Harness.start {
+            $0.serviceDatabaseURL = serviceURL
+            $0.databaseRole = ""
+        }
+        let admin = try Harness.client(role: .admin, on: running)
+        #expect(try admin.get("/v1/vendors?limit=1").status == 200)
+        let c = try running.app.pool.acquire()
+        defer { running.app.pool.release(c) }
+        try c.run(script: "RESET ROLE")
+        let row = try #require(try c.query("SELECT session_user::text AS s, current_user::text AS u").first)
+        #expect(try row.decode("s", as: String.self) == "bulwark_app")
+        #expect(try row.decode("u", as: String.self) == "bulwark_app")
+        #expect(try CLI.bypassesRowLevelSecurity(c) == nil)
+        let visible: Int = try c.query("SELECT count(*)::int8 AS n FROM vendors").first!.decode("n")
+        #expect(visible == 0, "no scope, no vendor rows")
+    }
+
     /// A server whose schema folder holds a migration the database has not applied is up but not ready.
     @Test func pendingMigrationsMakeReadyz503() throws {
         let fm = FileManager.default
@@ -208,7 +231,10 @@ import Testing
     }
 
     @Test func anUnreachableDatabaseIs503() throws {
-        let running = try Harness.start { $0.databaseURL = "postgresql://postgres@127.0.0.1:1/none" }
+        let running = try Harness.start {
+            $0.databaseURL = "postgresql://postgres@127.0.0.1:1/none"
+            $0.serviceDatabaseURL = nil
+        }
         let c = Client(port: running.port, token: "bwk_" + String(repeating: "A", count: 43))
         let r = try c.get("/v1/vendors")
         #expect(r.status == 503)
