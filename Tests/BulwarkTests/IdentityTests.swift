@@ -45,6 +45,20 @@ import Testing
         #expect(actions == ["user.created", "user.deactivated"])
     }
 
+    @Test func anAdminCannotDemoteOrDeactivateThemselves() throws {
+        let me = try Harness.client(role: .admin)
+        let id = try #require(try me.get("/v1/me").json["id"] as? String)
+        for change in [["role": "auditor"], ["active": false] as [String: Any]] {
+            let r = try me.patch("/v1/users/\(id)", change)
+            #expect(r.status == 409, "\(change): \(r.text)")
+        }
+        #expect(try me.get("/v1/me").json["role"] as? String == "admin")
+        // Their name is theirs to change; another admin may demote them.
+        #expect(try me.patch("/v1/users/\(id)", ["name": "Still Admin"]).status == 200)
+        #expect(try admin.patch("/v1/users/\(id)", ["role": "auditor"]).status == 200)
+        #expect(try me.get("/v1/me").json["role"] as? String == "auditor")
+    }
+
     static let invalidUsers: [([String: String], String)] = [
         (["email": "nope"], "email"),
         (["role": "overlord"], "role"),

@@ -69,7 +69,12 @@ struct IdentityRoutes {
         let id = try request.uuidParameter()
         let body = try JSONBody.object(request, extraMediaTypes: ["application/merge-patch+json"])
         let user = try users.update(try context.db(), id: id, actor: Actor(principal, request, context)) { current in
-            try UserInput.patch(body, onto: current)
+            let changed = try UserInput.patch(body, onto: current)
+            // An admin cannot lock themselves out: another admin must demote or deactivate them.
+            if id == principal.userID && (changed.role != current.role || !changed.active) {
+                throw APIError.conflict("You cannot change your own role or deactivate yourself; ask another admin.")
+            }
+            return changed
         }
         return .json(200, user.json)
     }
