@@ -154,6 +154,15 @@ public final class Connection: @unchecked Sendable {
         var statements: [SQL]
         /// The statement (an index into `statements`) that must return a row, else `setupRefused`.
         var guardIndex: Int?
+        /// No BEGIN: the setup goes out again with every query, each pipeline its own implicit transaction.
+        var implicit = false
+        /// An implicit one whose guard has already returned a row.
+        var guardPassed = false
+
+        /// The same setup as a real transaction, BEGIN first.
+        var explicit: LazyBegin {
+            LazyBegin(statements: ["BEGIN"] + statements, guardIndex: guardIndex.map { $0 + 1 })
+        }
     }
 
     /// Opens a transaction whose `BEGIN` and `setup` statements are sent together with its first query, in one
@@ -161,18 +170,26 @@ public final class Connection: @unchecked Sendable {
     /// With `guardedBy`, that statement goes out after `setup` and must return at least one row: when it
     /// returns none, the transaction's first query (or `commit`) throws `PostgresError.setupRefused` and the
     /// caller rolls back. It lets a cached fact (a token still valid) be re-checked in the same round trip.
-    public func beginLazily(_ setup: [SQL], guardedBy check: SQL? = nil) throws {
+    ///
+    /// With `implicit`, for reads, no BEGIN or COMMIT is sent at all: the setup (and guard) go out again in
+    /// front of every query, and each pipeline runs as one implicit transaction (it ends at its Sync), so a
+    /// transaction-local setting such as the row-level-security scope holds for that query. At READ
+    /// COMMITTED every statement takes its own snapshot anyway; what a read loses is only the two statements.
+    /// Anything that needs a real transaction (`transaction`, `run(script:)`, `send(script:)`) turns it
+    /// into one first.
+    public func beginLazily(_ setup: [SQL], guardedBy check: SQL? = nil, implicit: Bool = false) throws {
         try drainPending()
         guard lazyBegin == nil, PQtransactionStatus(raw) == PQTRANS_IDLE else {
             throw PostgresError.server(sqlstate: "25001", message: "a transaction is already open")
         }
-        var statements: [SQL] = ["BEGIN"] + setup
+        var statements: [SQL] = setup
         var guardIndex: Int?
         if let check {
             guardIndex = statements.count
             statements.append(check)
         }
-        lazyBegin = LazyBegin(statements: statements, guardIndex: guardIndex)
+        let begin = LazyBegin(statements: statements, guardIndex: guardIndex, implicit: true)
+        lazyBegin = implicit ? begin : begin.explicit
     }
 
     /// Commits the open transaction. `waiting: false` sends the COMMIT and reads its result before the
@@ -181,7 +198,7 @@ public final class Connection: @unchecked Sendable {
     public func commit(waiting: Bool = true) throws {
         if let begin = lazyBegin {
             lazyBegin = nil
-            if let index = begin.guardIndex, try query(begin.statements[index]).rowCount == 0 {
+            if !begin.guardPassed, let index = begin.guardIndex, try query(begin.statements[index]).rowCount == 0 {
                 throw PostgresError.setupRefused
             }
             return
@@ -200,7 +217,11 @@ public final class Connection: @unchecked Sendable {
 
     /// Sends a pending lazy BEGIN on its own, before a command that cannot join a pipeline.
     private func flushLazyBegin() throws {
-        guard let begin = lazyBegin else { return }
+        guard var begin = lazyBegin else { return }
+        if begin.implicit {
+            begin = begin.explicit
+            lazyBegin = begin
+        }
         _ = try runPipeline(begin.statements.map { $0.rendered }, guardIndex: begin.guardIndex)
     }
 
@@ -255,7 +276,8 @@ public final class Connection: @unchecked Sendable {
                     case .prepared(let key, let name):
                         statements[key] = name
                     case .command(let index):
-                        if index == 0 && lazyBegin != nil { lazyBegin = nil }  // BEGIN ran: the transaction is open
+                        // BEGIN ran: the transaction is open.
+                        if index == 0, let begin = lazyBegin, !begin.implicit { lazyBegin = nil }
                         if index == guardIndex, checked.rowCount == 0, firstError == nil {
                             firstError = PostgresError.setupRefused
                         }
@@ -334,7 +356,10 @@ public final class Connection: @unchecked Sendable {
 
     private func run(_ text: String, _ binds: [PostgresBind]) throws -> QueryResult {
         if let begin = lazyBegin {
-            return try runPipeline(begin.statements.map { $0.rendered } + [(text, binds)], guardIndex: begin.guardIndex)
+            let result = try runPipeline(
+                begin.statements.map { $0.rendered } + [(text, binds)], guardIndex: begin.guardIndex)
+            if begin.implicit { lazyBegin?.guardPassed = true }
+            return result
         }
         queryCount += 1
         if let name = try preparedName(text, binds) {
@@ -425,6 +450,7 @@ public final class Connection: @unchecked Sendable {
         isolation: Isolation = .readCommitted, attempts: Int = 3, _ body: (Connection) throws -> R
     ) throws -> R {
         try drainPending()
+        if lazyBegin?.implicit == true { try flushLazyBegin() }  // a real transaction from here on
         if !isIdle { return try body(self) }
         var attempt = 1
         while true {

@@ -195,6 +195,43 @@ enum TestDB {
         db.rollback()
     }
 
+    /// An implicit lazy transaction (for reads) sends no BEGIN: each query is its own transaction with the
+    /// setup in front of it, and `transaction {}` turns it into one real transaction.
+    @Test func anImplicitLazyTransactionSetsItsScopeForEveryQuery() throws {
+        let db = try TestDB.connect()
+        let setup: SQL = "SELECT set_config('bulwark.test_implicit', \("on"), true)"
+        try db.beginLazily([setup], implicit: true)
+        let probe: SQL = "SELECT current_setting('bulwark.test_implicit', true) AS m, pg_current_xact_id()::text AS x"
+        let first = try #require(try db.query(probe).first)
+        let second = try #require(try db.query(probe).first)
+        #expect(try first.decode("m", as: String?.self) == "on")
+        #expect(try second.decode("m", as: String?.self) == "on")
+        #expect(try first.decode("x", as: String.self) != second.decode("x", as: String.self), "one transaction each")
+        try db.commit(waiting: false)
+        #expect(db.isIdle)
+        // Nothing is left behind: the setting was local to those transactions.
+        let after: String? = try db.query("SELECT current_setting('bulwark.test_implicit', true) AS m").first!.decode(
+            "m")
+        #expect(after == nil || after == "")
+
+        // transaction {} inside makes it one real transaction, scope included, committed by commit().
+        try db.beginLazily([setup], implicit: true)
+        let (a, b) = try db.transaction { tx in
+            (try #require(try tx.query(probe).first), try #require(try tx.query(probe).first))
+        }
+        #expect(try a.decode("x", as: String.self) == b.decode("x", as: String.self))
+        #expect(try b.decode("m", as: String?.self) == "on")
+        #expect(!db.isIdle)
+        try db.commit()
+        #expect(db.isIdle)
+
+        // A guard that finds nothing refuses the query, in implicit mode too.
+        try db.beginLazily([], guardedBy: "SELECT 1 WHERE false", implicit: true)
+        #expect(throws: PostgresError.self) { try db.query("SELECT 1 AS one") }
+        db.rollback()
+        #expect(db.isIdle)
+    }
+
     @Test func serializationFailuresAreRetried() throws {
         let setup = try TestDB.connect()
         let table = "counter_" + UUID().uuidString.prefix(8).lowercased()

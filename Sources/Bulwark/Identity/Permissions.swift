@@ -140,20 +140,25 @@ extension Middlewares {
         { request, context, next in
             guard let principal = context[PrincipalKey.self] else { return try next(request, context) }
             let db = try context.db()
+            // A read needs no BEGIN or COMMIT: its scope goes out in front of each of its queries instead.
+            let isRead = request.method == "GET" || request.method == "HEAD"
             var attempt = 1
             while true {
                 if context[CachedPrincipalKey.self] == true {
-                    try db.beginLazily([], guardedBy: PrincipalCache.guardStatement(principal, now: now()))
+                    try db.beginLazily(
+                        [], guardedBy: PrincipalCache.guardStatement(principal, now: now()), implicit: isRead)
                 } else {
                     switch VendorScope(principal) {
-                    case .all: try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"])
+                    case .all:
+                        try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"], implicit: isRead)
                     case .vendor(let id):
-                        try db.beginLazily([
-                            """
-                            SELECT set_config('bulwark.scope', 'vendor', true), \
-                            set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
-                            """
-                        ])
+                        try db.beginLazily(
+                            [
+                                """
+                                SELECT set_config('bulwark.scope', 'vendor', true), \
+                                set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
+                                """
+                            ], implicit: isRead)
                     }
                 }
                 let response: Response
@@ -171,8 +176,8 @@ extension Middlewares {
                     }
                     throw error
                 }
-                // Nothing to lose in a read: send the COMMIT and answer without waiting for its round trip.
-                try db.commit(waiting: !(request.method == "GET" || request.method == "HEAD"))
+                // Nothing to lose in a read: a COMMIT (if it turned into a real transaction) is not waited for.
+                try db.commit(waiting: !isRead)
                 return response
             }
         }
