@@ -264,6 +264,9 @@ import Testing
         ("score out of range", "sections[0].questions[0].options[1].score"),
         ("show_if later", "sections[0].questions[0].show_if.question"),
         ("show_if missing", "sections[0].questions[1].show_if.question"),
+        ("show_if impossible yes_no value", "sections[0].questions[1].show_if.equals"),
+        ("show_if value not an option", "sections[0].questions[1].show_if.in[1]"),
+        ("show_if number as text", "sections[0].questions[1].show_if.equals"),
         ("number without scoring", "sections[0].questions[0].scoring"),
         ("choice without options", "sections[0].questions[0].options"),
         ("empty section", "sections[0].questions"),
@@ -294,6 +297,23 @@ import Testing
             body = questionnaire(
                 frameworkID: fid,
                 questions: [question("a"), question("b", ["show_if": ["question": "zzz", "answered": true]])])
+        case "show_if impossible yes_no value":
+            body = questionnaire(
+                frameworkID: fid,
+                questions: [question("a"), question("b", ["show_if": ["question": "a", "equals": "maybe"]])])
+        case "show_if value not an option":
+            let options: [String: Any] = [
+                "type": "single_choice",
+                "options": [["value": "x", "label": "X", "score": 1], ["value": "y", "label": "Y", "score": 0]],
+            ]
+            body = questionnaire(
+                frameworkID: fid,
+                questions: [question("a", options), question("b", ["show_if": ["question": "a", "in": ["x", "z"]]])])
+        case "show_if number as text":
+            let number: [String: Any] = ["type": "number", "scoring": ["thresholds": [["lte": 4, "score": 1]]]]
+            body = questionnaire(
+                frameworkID: fid,
+                questions: [question("a", number), question("b", ["show_if": ["question": "a", "equals": "4"]])])
         case "number without scoring":
             body = questionnaire(frameworkID: fid, questions: [question("a", ["type": "number"])])
         case "choice without options":

@@ -5,6 +5,37 @@ import Postgres
 /// Reads and validates questionnaire bodies. `refs` are the requirement refs of the questionnaire's
 /// framework; every mapping must name one of them.
 enum QuestionnaireInput {
+    /// Why `value` could never be the answer to `question` (so a show_if on it would never hold), or nil.
+    static func impossibleAnswer(_ value: JSON, to question: Question) -> String? {
+        let na = question.allowNA ? ", or \"na\"" : ""
+        switch question.type {
+        case .yesNo:
+            guard case .string(let s) = value, s == "yes" || s == "no" || (question.allowNA && s == "na") else {
+                return "must be \"yes\" or \"no\"\(na): the answers \(question.key) can have"
+            }
+        case .singleChoice, .multiChoice:
+            guard case .string(let s) = value,
+                question.options.contains(where: { $0.value == s }) || (question.allowNA && s == "na")
+            else {
+                return "must be one of the option values of \(question.key)\(na)"
+            }
+        case .number:
+            guard case .number(let x) = value else { return "must be a number: \(question.key) is a number question" }
+            if let r = question.range, (r.min.map { x < $0 } ?? false) || (r.max.map { x > $0 } ?? false) {
+                return "is outside the range declared for \(question.key)"
+            }
+        case .text:
+            guard case .string = value else { return "must be a string: \(question.key) is a text question" }
+        case .date:
+            guard case .string(let s) = value, CalendarDate(s) != nil else {
+                return "must be a date written YYYY-MM-DD: \(question.key) is a date question"
+            }
+        case .evidence:
+            return "cannot compare the answer to an evidence question; use answered"
+        }
+        return nil
+    }
+
     static let topFields: Set<String> = ["name", "description", "framework_id", "sections"]
 
     /// The framework id a body names (needed before the rest can be validated against its refs).
@@ -279,16 +310,23 @@ enum QuestionnaireInput {
                     sr.fail("equals", "give exactly one of equals, in or answered")
                     return nil
                 }
+                let targetQuestion = earlier[t]
                 switch conditions[0] {
                 case "equals":
                     let v = sr.raw("equals") ?? .null
-                    if case .array = v { sr.fail("equals", "must be a single value") }
-                    if case .object = v { sr.fail("equals", "must be a single value") }
+                    if let q = targetQuestion, let problem = QuestionnaireInput.impossibleAnswer(v, to: q) {
+                        sr.fail("equals", problem)
+                    }
                     return .equals(question: t, value: v)
                 case "in":
-                    guard case .array(let vs)? = sr.raw("in"), !vs.isEmpty else {
-                        sr.fail("in", "must be a non-empty array of values")
+                    guard case .array(let vs)? = sr.raw("in"), !vs.isEmpty, vs.count <= 100 else {
+                        sr.fail("in", "must be a non-empty array of at most 100 values")
                         return nil
+                    }
+                    for (i, v) in vs.enumerated() {
+                        if let q = targetQuestion, let problem = QuestionnaireInput.impossibleAnswer(v, to: q) {
+                            sr.fail("in[\(i)]", problem)
+                        }
                     }
                     return .isIn(question: t, values: vs)
                 default:
