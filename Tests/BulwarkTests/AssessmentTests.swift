@@ -221,6 +221,37 @@ import Testing
         #expect(saved[0]["on_behalf"] as? Bool == true, "staff answering is recorded as on behalf")
     }
 
+    /// Answers change the assessment's ETag; `If-Match` on PUT and PATCH of answers refuses a stale one.
+    @Test func answersHonourIfMatchOnTheAssessment() throws {
+        let id = try assessment(vendorID: try vendor(), questionnaireID: try smallQuestionnaire())
+        let etag = try #require(try reviewer.get("/v1/assessments/\(id)").header("etag"))
+        let first = try reviewer.request(
+            "PUT", "/v1/assessments/\(id)/answers/backups", json: ["value": "yes"], headers: [("If-Match", etag)])
+        #expect(first.status == 200, "\(first.text)")
+        let next = try #require(first.header("etag"))
+        #expect(next != etag)
+        #expect(try reviewer.get("/v1/assessments/\(id)").header("etag") == next)
+        // The old tag is stale now, for one answer and for many; nothing is saved.
+        let stale = try reviewer.request(
+            "PUT", "/v1/assessments/\(id)/answers/backups", json: ["value": "no"], headers: [("If-Match", etag)])
+        #expect(stale.status == 412, "\(stale.text)")
+        let stalePatch = try reviewer.request(
+            "PATCH", "/v1/assessments/\(id)/answers", json: ["answers": ["oncall": ["value": "yes"]]],
+            headers: [("If-Match", etag)])
+        #expect(stalePatch.status == 412)
+        let weak = try reviewer.request(
+            "PUT", "/v1/assessments/\(id)/answers/backups", json: ["value": "no"], headers: [("If-Match", "W/" + next)])
+        #expect(weak.status == 412, "If-Match compares strongly")
+        let saved = try reviewer.get("/v1/assessments/\(id)/answers").json["items"] as! [[String: Any]]
+        #expect(saved.map { $0["question_key"] as! String } == ["backups"])
+        #expect(saved.first?["value"] as? String == "yes")
+        let patched = try reviewer.request(
+            "PATCH", "/v1/assessments/\(id)/answers", json: ["answers": ["oncall": ["value": "yes"]]],
+            headers: [("If-Match", next)])
+        #expect(patched.status == 200, "\(patched.text)")
+        #expect(patched.header("etag") != nil && patched.header("etag") != next)
+    }
+
     @Test func theListFiltersByVendorStatusAndDueDate() throws {
         let questionnaire = try smallQuestionnaire()
         let vendorA = try vendor()

@@ -70,7 +70,8 @@ public struct Assessment: Sendable {
     public var approvedCertification: String?
     public var version: Int
 
-    public var etag: String { "\"v\(version)\"" }
+    public var etag: String { Assessment.etag(version: version) }
+    static func etag(version: Int) -> String { "\"v\(version)\"" }
 
     func json(progress: JSON? = nil) -> JSON {
         var pairs: [(String, JSON)] = [

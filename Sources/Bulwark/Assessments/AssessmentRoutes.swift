@@ -122,8 +122,8 @@ struct AssessmentRoutes {
         }
         let saved = try store.saveAnswers(
             try context.db(), assessment: assessment, inputs: [(key, input)], principal: principal,
-            actor: Actor(principal, request, context))
-        return .json(200, saved[0].json)
+            actor: Actor(principal, request, context), ifMatch: request.header("if-match"))
+        return .json(200, saved.answers[0].json, headers: [("ETag", saved.etag)])
     }
 
     func patchAnswers(_ request: Request, _ context: Context) throws -> Response {
@@ -155,8 +155,10 @@ struct AssessmentRoutes {
         try r.throwIfInvalid()
         let saved = try store.saveAnswers(
             try context.db(), assessment: assessment, inputs: inputs, principal: principal,
-            actor: Actor(principal, request, context))
-        return .json(200, .object([("items", .array(saved.map(\.json))), ("next_cursor", .null)]))
+            actor: Actor(principal, request, context), ifMatch: request.header("if-match"))
+        return .json(
+            200, .object([("items", .array(saved.answers.map(\.json))), ("next_cursor", .null)]),
+            headers: [("ETag", saved.etag)])
     }
 
     func submit(_ request: Request, _ context: Context) throws -> Response {

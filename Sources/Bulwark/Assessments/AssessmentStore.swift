@@ -110,13 +110,20 @@ public struct AssessmentStore: Sendable {
 
     /// Writes answers, all or nothing, keeping each replaced answer in the history. Evidence ids must be
     /// the vendor's own evidence.
+    /// Saves answers (all or none) and returns them with the assessment's new ETag. `ifMatch` is checked
+    /// against the assessment's ETag, which every change of its answers moves on.
     public func saveAnswers(
-        _ db: Connection, assessment: Assessment, inputs: [(String, AnswerInput)], principal: Principal, actor: Actor
-    ) throws -> [Answer] {
+        _ db: Connection, assessment: Assessment, inputs: [(String, AnswerInput)], principal: Principal, actor: Actor,
+        ifMatch: String? = nil
+    ) throws -> (answers: [Answer], etag: String) {
         try db.transaction { tx in
             guard let locked = try get(tx, id: assessment.id, scope: .vendor(assessment.vendorID), forUpdate: true)
             else {
                 throw APIError.notFound()
+            }
+            if let ifMatch, !ETag.matches(ifMatch, locked.etag) {
+                throw APIError.preconditionFailed(
+                    "If-Match \(ifMatch) does not match the assessment's current ETag \(locked.etag).")
             }
             guard locked.status.acceptsAnswers else {
                 throw APIError.conflict(
@@ -163,15 +170,17 @@ public struct AssessmentStore: Sendable {
                 guard let row else { throw APIError.internal() }
                 saved.append(try decodeAnswer(row))
             }
-            try tx.execute(
-                "UPDATE assessments SET updated_at = now(), version = version + 1 WHERE id = \(assessment.id)")
+            let version: Int =
+                try tx.query(
+                    "UPDATE assessments SET updated_at = now(), version = version + 1 WHERE id = \(assessment.id) RETURNING version"
+                ).first?.decode("version") ?? locked.version + 1
             try AuditLog.record(
                 tx, actor, action: "assessment.answered", resourceType: "assessment",
                 resourceID: assessment.id.uuidString.lowercased(),
                 changes: .object([
                     ("questions", .array(inputs.map { .string($0.0) })), ("on_behalf", .bool(onBehalf)),
                 ]))
-            return saved
+            return (saved, Assessment.etag(version: version))
         }
     }
 

@@ -144,14 +144,11 @@ public struct QuestionnaireStore: Sendable {
     }
 }
 
-/// `If-Match` comparison shared by the stores: a list of tags, `*`, weak tags compared weakly.
+/// `If-Match` comparison shared by the stores: a list of tags or `*`, compared strongly (RFC 9110 13.1.1):
+/// a weak tag never matches, since ours promise the exact bytes of the resource.
 public enum ETag {
     public static func matches(_ header: String, _ current: String) -> Bool {
-        let tags = header.split(separator: ",").map {
-            var t = $0.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("W/") { t.removeFirst(2) }
-            return t
-        }
+        let tags = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         return tags.contains("*") || tags.contains(current)
     }
 }
