@@ -13,6 +13,12 @@ if [ -z "${BULWARK_TEST_DATABASE_URL:-}" ]; then
 fi
 export BULWARK_HOME="$root"
 swift build --build-tests >&2
-swift test --skip-build "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift test --skip-build "$@" 2>&1 | tee "$log"
 echo "swift format lint …" >&2
 swift format lint --strict --recursive Sources Tests Package.swift bench/scoring-bench
+# One plain closing line with the Swift Testing count (XCTest's own line above counts only XCTest cases).
+passed=$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} in .* passed after.*/\1/p' "$log" | tail -n 1)
+[ -n "$passed" ] || { echo "make test: no Swift Testing summary found" >&2; exit 1; }
+echo "make test: $passed passed, 0 failed"
