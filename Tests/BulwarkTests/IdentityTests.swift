@@ -302,6 +302,24 @@ import Testing
         #expect(badKey.status == 422)
     }
 
+    /// Failed authentications from an address hold back unknown tokens only: a token this server has seen
+    /// succeed keeps working from the same address (one NAT, one proxy for many users).
+    @Test func anAddressOutOfFailedAttemptsStillServesKnownTokens() throws {
+        let running = try Harness.start {
+            $0.authFailuresPerMinute = 1
+            $0.authFailureBurst = 2
+        }
+        let known = try Harness.client(role: .auditor, on: running)
+        #expect(try known.get("/v1/vendors?limit=1").status == 200)
+        let stranger = Client(port: running.port, token: "bwk_" + String(repeating: "C", count: 43))
+        let statuses = try (0..<4).map { _ in try stranger.get("/v1/vendors").status }
+        #expect(statuses.last == 429, "\(statuses)")
+        #expect(try known.get("/v1/vendors?limit=1").status == 200)
+        // A valid token this server has not seen yet is still an unknown token here.
+        let fresh = try Harness.client(role: .auditor, on: running)
+        #expect(try fresh.get("/v1/vendors?limit=1").status == 429)
+    }
+
     @Test func rateLimitsAnswer429WithRetryAfter() throws {
         let running = try Harness.start {
             $0.rateLimitPerSecond = 1

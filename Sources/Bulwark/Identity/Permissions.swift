@@ -71,7 +71,12 @@ extension Middlewares {
         { request, context, next in
             guard let route = context.route, route.hasPrefix("/v1/") else { return try next(request, context) }
             let client = request.remoteAddress
-            if let wait = failures.isExhausted(client) {
+            // A token this process has recently seen succeed is not held back by the failures of others at the
+            // same address (one NAT, one proxy): only unknown tokens wait out the address's failure limit.
+            let presented = request.header("authorization").flatMap(Middlewares.bearerSecret)
+            let presentedHash = presented?.hash
+            let seen = presentedHash.flatMap { cache.principal(forHash: $0) }
+            if seen == nil, let wait = failures.isExhausted(client) {
                 throw RateLimiter.tooMany(wait, "Too many failed authentications from this address.")
             }
             func refuse(_ detail: String) -> APIError {
@@ -80,19 +85,16 @@ extension Middlewares {
                 }
                 return APIError.unauthorized(detail)
             }
-            guard let header = request.header("authorization") else {
+            guard request.header("authorization") != nil else {
                 throw refuse("A valid bearer token is required.")
             }
-            let parts = header.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            guard let secret = presented, let hash = presentedHash else {
                 throw refuse("Use the Authorization: Bearer <token> scheme.")
             }
-            let secret = TokenSecret(text: String(parts[1]).trimmingCharacters(in: .whitespaces))
             // Reads may start from a cached principal; the request transaction re-checks the token in its
             // first round trip (`PrincipalCache.guardStatement`). Writes always look the token up first.
             let isRead = request.method == "GET" || request.method == "HEAD"
-            let hash = secret.hash
-            var cached = isRead ? cache.principal(forHash: hash) : nil
+            var cached = isRead ? seen : nil
             while true {
                 let principal: Principal
                 if let hit = cached {
@@ -130,6 +132,13 @@ extension Middlewares {
                 }
             }
         }
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header; nil for any other scheme.
+    static func bearerSecret(_ header: String) -> TokenSecret? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return TokenSecret(text: String(parts[1]).trimmingCharacters(in: .whitespaces))
     }
 
     /// Runs an authenticated request in one transaction whose scope (`SET LOCAL`) row-level security reads:
