@@ -281,6 +281,34 @@ import Testing
         #expect(existing.isSubset(of: Set(seen)), "every row that existed before is there")
     }
 
+    /// Paging by name agrees with PostgreSQL's lower() even where Swift lowercases differently (İ, ẞ), and a
+    /// cursor after a long name in four-byte characters is still one this server accepts.
+    @Test func namePagingVisitsEveryVendorOnceWhateverTheLetters() throws {
+        let tag = "names-\(UUID().uuidString.prefix(8).lowercased())"
+        let suffix = UUID().uuidString.prefix(6)
+        let names = [
+            "İstanbul Cloud \(suffix)", "istanbul Backup \(suffix)", "ẞtrasse Systems \(suffix)",
+            "Strasse Data \(suffix)", "Ωmega \(suffix)", "alpha \(suffix)", "Zulu \(suffix)",
+            String(repeating: "𝔘", count: 190) + "\(suffix)",
+        ]
+        var ids = Set<String>()
+        for n in names { ids.insert(try create(["name": n, "tags": [tag]])["id"] as! String) }
+        for sort in ["name", "-name"] {
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                var path = "/v1/vendors?tag=\(tag)&sort=\(sort)&limit=1"
+                if let cursor { path += "&cursor=\(cursor)" }
+                let page = try admin.get(path)
+                #expect(page.status == 200, "\(sort): \(page.text)")
+                guard page.status == 200 else { break }
+                seen += (page.json["items"] as! [[String: Any]]).map { $0["id"] as! String }
+                cursor = page.json["next_cursor"] as? String
+            } while cursor != nil && seen.count <= names.count
+            #expect(seen.count == names.count && Set(seen) == ids, "\(sort): \(seen.count) of \(names.count)")
+        }
+    }
+
     @Test func readersCanReadButNotWrite() throws {
         let v = try create()
         let id = v["id"] as! String

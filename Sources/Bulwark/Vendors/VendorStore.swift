@@ -269,8 +269,10 @@ public enum VendorSort: String, Sendable, CaseIterable {
     func after(_ c: VendorCursor) -> SQL {
         switch self {
         case .created: return "(created_at, id) > (\(Date(timeIntervalSince1970: Double(c.key) ?? 0)), \(c.id))"
-        case .name: return "(lower(name), id) > (\(c.key), \(c.id))"
-        case .nameDescending: return "(lower(name), id) < (\(c.key), \(c.id))"
+        // The cursor keeps the name as stored and PostgreSQL lowers both sides, so the comparison is the very
+        // one ORDER BY uses (Swift's lowercased() differs from lower() for a few letters, such as İ).
+        case .name: return "(lower(name), id) > (lower(\(c.key)), \(c.id))"
+        case .nameDescending: return "(lower(name), id) < (lower(\(c.key)), \(c.id))"
         case .score: return "(coalesce(la_score, 101), id) > (\(Double(c.key) ?? 0), \(c.id))"
         case .scoreDescending: return "(coalesce(la_score, -1), id) < (\(Double(c.key) ?? 0), \(c.id))"
         }
@@ -280,7 +282,7 @@ public enum VendorSort: String, Sendable, CaseIterable {
         let key: String
         switch self {
         case .created: key = String(v.createdAt.timeIntervalSince1970)
-        case .name, .nameDescending: key = v.fields.name.lowercased()
+        case .name, .nameDescending: key = v.fields.name
         case .score: key = String(v.latestAssessment?.score ?? 101)
         case .scoreDescending: key = String(v.latestAssessment?.score ?? -1)
         }
@@ -303,7 +305,8 @@ public struct VendorCursor: Sendable {
     }
 
     public init?(encoded: String, sort: VendorSort) {
-        guard encoded.utf8.count <= 700, let bytes = Encoding.base64URLDecode(encoded),
+        // A name of 200 four-byte characters makes a cursor of about 1,100 characters.
+        guard encoded.utf8.count <= 2_000, let bytes = Encoding.base64URLDecode(encoded),
             let text = String(validating: bytes, as: UTF8.self)
         else { return nil }
         let parts = text.split(separator: "\u{0}", omittingEmptySubsequences: false)
