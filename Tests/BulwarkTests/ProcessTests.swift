@@ -68,8 +68,10 @@ import Testing
         env["DATABASE_URL"] = Harness.databaseURL
         env["BULWARK_HOME"] = Harness.home
         env["BULWARK_LISTEN"] = "127.0.0.1:\(port)"
-        env["BULWARK_LOG_LEVEL"] = "warn"
+        env["BULWARK_LOG_LEVEL"] = "info"
         p.environment = env
+        let log = Pipe()
+        p.standardError = log
         try p.run()
         defer { if p.isRunning { p.terminate() } }
 
@@ -80,6 +82,10 @@ import Testing
         }
         #expect(up)
         let admin = try Harness.client(role: .admin)
+        let requestID = "access-log-\(UUID().uuidString)"
+        let listed = try Client(port: port, token: admin.token).get(
+            "/v1/vendors?limit=1", headers: [("X-Request-Id", requestID)])
+        #expect(listed.status == 200)
         let body = Array("{\"name\": \"\(Harness.uniqueName("Drain"))\", \"tier\": \"low\"}".utf8)
         let connection = try HTTPConnection(port: port)
         try connection.send(
@@ -98,6 +104,19 @@ import Testing
         while p.isRunning && Date() < deadline { usleep(20_000) }
         #expect(!p.isRunning)
         #expect(p.terminationStatus == 0)
+        // The access log: one JSON line per request, with method, route, status, duration and request id.
+        let lines = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n")
+        let entry = try #require(
+            lines.compactMap { line -> [String: Any]? in
+                guard line.contains(requestID) else { return nil }
+                return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            }.first, "no access-log line for \(requestID)")
+        #expect(entry["method"] as? String == "GET")
+        #expect(entry["route"] as? String == "/v1/vendors")
+        #expect(entry["status"] as? Int == 200)
+        #expect(entry["request_id"] as? String == requestID)
+        #expect((entry["duration_ms"] as? Double).map { $0 >= 0 } == true, "\(entry)")
     }
 
     static func startServer(port: Int) throws -> Process {
