@@ -59,6 +59,8 @@ final class RequestState {
 public final class Server: @unchecked Sendable {
     private let daemon: OpaquePointer
     private let state: Unmanaged<ServerState>
+    /// Where libmicrohttpd's own messages go (read by its threads until the daemon stops).
+    private let logTarget: UnsafeMutablePointer<bulwark_log_target>
     private let stopped = Mutex(false)
     public let port: Int
 
@@ -84,22 +86,26 @@ public final class Server: @unchecked Sendable {
 
         let shared = Unmanaged.passRetained(
             ServerState(handler: handler, maxBodyBytes: configuration.maxBodyBytes, logger: logger))
+        let target = UnsafeMutablePointer<bulwark_log_target>.allocate(capacity: 1)
+        target.initialize(to: bulwark_log_target(sink: libraryMessage, cls: shared.toOpaque()))
         let started: OpaquePointer? = withUnsafePointer(to: &storage) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                 bulwark_mhd_start(
                     flags, UInt16(configuration.port), UInt32(configuration.threads),
                     UInt32(configuration.connectionLimit),
                     UInt32(configuration.connectionTimeoutSeconds), address, accessHandler, shared.toOpaque(),
-                    requestCompleted, shared.toOpaque())
+                    requestCompleted, shared.toOpaque(), target)
             }
         }
         guard let started else {
+            target.deallocate()
             shared.release()
             throw ServerError(
                 description: "cannot listen on \(configuration.host):\(configuration.port) (address in use?)")
         }
         daemon = started
         state = shared
+        logTarget = target
         port = Int(bulwark_mhd_bound_port(started))
     }
 
@@ -122,6 +128,7 @@ public final class Server: @unchecked Sendable {
 
     deinit {
         shutdown(drainSeconds: 0)
+        logTarget.deallocate()
         state.release()
     }
 
@@ -129,6 +136,15 @@ public final class Server: @unchecked Sendable {
 }
 
 // MARK: - libmicrohttpd callbacks (non-capturing; they run on libmicrohttpd's threads)
+
+/// A message of libmicrohttpd's own (it refused a malformed request, a connection failed), as a log line.
+private func libraryMessage(cls: UnsafeMutableRawPointer?, message: UnsafePointer<CChar>?) {
+    guard let cls, let message else { return }
+    let server = Unmanaged<ServerState>.fromOpaque(cls).takeUnretainedValue()
+    var text = Substring(String(cString: message))
+    while let last = text.last, last.isWhitespace { text.removeLast() }
+    server.logger.warn("libmicrohttpd", [("message", .string(String(text)))])
+}
 
 private func accessHandler(
     cls: UnsafeMutableRawPointer?, connection: OpaquePointer?, url: UnsafePointer<CChar>?,

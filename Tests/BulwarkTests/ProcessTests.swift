@@ -86,6 +86,10 @@ import Testing
         let listed = try Client(port: port, token: admin.token).get(
             "/v1/vendors?limit=1", headers: [("X-Request-Id", requestID)])
         #expect(listed.status == 200)
+        // A request libmicrohttpd refuses itself: its message must still come out as a JSON log line.
+        let refused = try HTTPConnection(port: port)
+        try refused.send("POST /v1/vendors HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n")
+        #expect((try? refused.readResponse())?.status == 413)
         let body = Array("{\"name\": \"\(Harness.uniqueName("Drain"))\", \"tier\": \"low\"}".utf8)
         let connection = try HTTPConnection(port: port)
         try connection.send(
@@ -107,6 +111,9 @@ import Testing
         // The access log: one JSON line per request, with method, route, status, duration and request id.
         let lines = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             .split(separator: "\n")
+        let notJSON = lines.filter { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) == nil }
+        #expect(notJSON.isEmpty, "every log line is JSON: \(notJSON)")
+        #expect(lines.contains { $0.contains("\"msg\":\"libmicrohttpd\"") }, "libmicrohttpd's refusal is logged")
         let entry = try #require(
             lines.compactMap { line -> [String: Any]? in
                 guard line.contains(requestID) else { return nil }
