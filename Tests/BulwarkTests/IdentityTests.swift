@@ -397,6 +397,9 @@ import Testing
         let changes = seen[0]["changes"] as? [String: [String: String]]
         #expect(changes?["tier"]?["before"] == "medium" && changes?["tier"]?["after"] == "critical")
         #expect(try auditor.get("/v1/audit-events?since=yesterday").status == 422)
+        #expect(try auditor.get("/v1/audit-events?since=99999-01-01T00:00:00Z").status == 422)
+        #expect(try auditor.get("/v1/audit-events?until=2026-13-01T00:00:00Z").status == 422)
+        #expect(try auditor.get("/v1/audit-events?since=2026-01-01T00:00:00%2B02:00").status == 200)
         #expect(try Harness.client(role: .procurement).get("/v1/audit-events").status == 403)
     }
 }

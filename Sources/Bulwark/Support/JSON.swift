@@ -165,6 +165,9 @@ public enum Timestamp {
 
     /// Parses RFC 3339 (`Z` or an offset, optional fraction); nil when malformed.
     public static func parse(_ text: String) -> Date? {
+        // RFC 3339 years have exactly four digits (Foundation's parser would take more).
+        let u = Array(text.utf8.prefix(5))
+        guard u.count == 5, u[0..<4].allSatisfy({ $0 >= 48 && $0 <= 57 }), u[4] == UInt8(ascii: "-") else { return nil }
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
             return date
         }
