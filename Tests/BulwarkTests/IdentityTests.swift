@@ -59,6 +59,22 @@ import Testing
         #expect(try me.get("/v1/me").json["role"] as? String == "auditor")
     }
 
+    @Test func theBearerSchemeIsReadCaseInsensitivelyAndNothingElseIs() throws {
+        let token = try #require(admin.token)
+        func status(_ authorization: String) throws -> Int {
+            try Client(port: admin.port, token: nil).get("/v1/me", headers: [("Authorization", authorization)]).status
+        }
+        #expect(try status("Bearer \(token)") == 200)
+        #expect(try status("bearer \(token)") == 200)
+        #expect(try status("BEARER   \(token)  ") == 200)
+        #expect(try status("Bearer\t\(token)") == 401)
+        #expect(try status("Basic \(token)") == 401)
+        #expect(try status("Bearer") == 401)
+        #expect(try status("Bearer ") == 401)
+        #expect(try status("Bearerx \(token)") == 401)
+        #expect(try status("Bearer \(token)x") == 401)
+    }
+
     static let invalidUsers: [([String: String], String)] = [
         (["email": "nope"], "email"),
         (["role": "overlord"], "role"),

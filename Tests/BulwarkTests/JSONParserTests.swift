@@ -1,4 +1,5 @@
 import Bulwark
+import Foundation
 import Testing
 
 @Suite struct JSONParserTests {
@@ -52,5 +53,33 @@ import Testing
             ("k", .string("quote \" back \\ nl \n ctl \u{01} é")), ("n", .number(3)), ("f", .number(0.5)), ("z", .null),
         ])
         #expect(try JSONParser.parse(original.bytes) == original)
+    }
+}
+
+@Suite struct CanonicalUUIDTests {
+    @Test func parsesWhatFoundationParses() {
+        for _ in 0..<200 {
+            let u = UUID()
+            #expect(UUID(canonical: u.uuidString) == u)
+            #expect(UUID(canonical: u.uuidString.lowercased()) == u)
+        }
+        #expect(
+            UUID(canonical: "00000000-0000-0000-0000-000000000000")
+                == UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+        #expect(
+            UUID(canonical: "ffffffff-FFFF-ffff-FFFF-ffffffffffff")
+                == UUID(uuidString: "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"))
+    }
+
+    @Test func refusesEverythingElse() {
+        let bad = [
+            "", "nope", "00000000-0000-0000-0000-00000000000", "00000000-0000-0000-0000-0000000000000",
+            "00000000_0000-0000-0000-000000000000", "0000000g-0000-0000-0000-000000000000",
+            "{00000000-0000-0000-0000-000000000000}", "000000000000-0000-0000-0000-00000000",
+            "00000000-0000-0000-0000-00000000000é", " 0000000-0000-0000-0000-000000000000",
+        ]
+        for b in bad {
+            #expect(UUID(canonical: b) == nil, "\(b)")
+        }
     }
 }

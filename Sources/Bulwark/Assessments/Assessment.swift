@@ -128,7 +128,7 @@ enum AnswerRules {
         if let list = r.array(
             "evidence_ids", maxItems: 50,
             item: { json, p, reader -> UUID? in
-                guard case .string(let s) = json, let u = UUID(uuidString: s) else {
+                guard case .string(let s) = json, let u = UUID(canonical: s) else {
                     reader.absorb([FieldError(p, "must be an evidence id (a UUID)")])
                     return nil
                 }

@@ -17,6 +17,16 @@ public struct Principal: Sendable {
     /// Set for vendor users: the one vendor they may see.
     public let vendorID: UUID?
     public let tokenID: UUID
+    /// The per-token rate limiter's key, formatted once per lookup rather than once per request.
+    public let rateKey: String
+
+    public init(userID: UUID, role: Role, vendorID: UUID?, tokenID: UUID) {
+        self.userID = userID
+        self.role = role
+        self.vendorID = vendorID
+        self.tokenID = tokenID
+        rateKey = tokenID.uuidString
+    }
 }
 
 /// What a caller may see of vendor-owned data. Every store query on vendor data takes one.

@@ -107,7 +107,7 @@ extension Middlewares {
                     principal = found
                     if isRead { cache.store(found, forHash: hash) }
                 }
-                if let wait = perToken.take(principal.tokenID.uuidString) {
+                if let wait = perToken.take(principal.rateKey) {
                     throw RateLimiter.tooMany(wait, "This token has made too many requests; slow down.")
                 }
                 context[PrincipalKey.self] = principal
@@ -135,10 +135,17 @@ extension Middlewares {
     }
 
     /// The token of an `Authorization: Bearer <token>` header; nil for any other scheme.
+    /// Byte-wise: this runs on every request, where Foundation's trimming would bridge to NSString.
     static func bearerSecret(_ header: String) -> TokenSecret? {
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return TokenSecret(text: String(parts[1]).trimmingCharacters(in: .whitespaces))
+        let bytes = header.utf8
+        guard bytes.count > 7, bytes.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }),
+            bytes.dropFirst(6).first == UInt8(ascii: " ")
+        else { return nil }
+        var token = bytes.dropFirst(7)
+        while let c = token.first, c == 0x20 || c == 0x09 { token = token.dropFirst() }
+        while let c = token.last, c == 0x20 || c == 0x09 { token = token.dropLast() }
+        guard !token.isEmpty, let text = String(token) else { return nil }
+        return TokenSecret(text: text)
     }
 
     /// Runs an authenticated request in one transaction whose scope (`SET LOCAL`) row-level security reads:

@@ -36,7 +36,7 @@ public final class QueryReader {
 
     public func uuid(_ name: String) -> UUID? {
         guard let v = request.queryValue(name) else { return nil }
-        guard let u = UUID(uuidString: v) else {
+        guard let u = UUID(canonical: v) else {
             errors.append(FieldError(name, "must be a UUID"))
             return nil
         }
@@ -93,7 +93,7 @@ public final class QueryReader {
 extension Request {
     /// The `{id}` path parameter as a UUID; anything else is a 404, as for an id that does not exist.
     public func uuidParameter(_ name: String = "id") throws -> UUID {
-        guard let raw = pathParameter(name), let id = UUID(uuidString: raw) else { throw APIError.notFound() }
+        guard let raw = pathParameter(name), let id = UUID(canonical: raw) else { throw APIError.notFound() }
         return id
     }
 }

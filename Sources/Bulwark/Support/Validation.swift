@@ -107,7 +107,7 @@ public final class FieldReader {
 
     public func uuid(_ key: String, nullable: Bool = false) -> Field<UUID> {
         field(key, nullable: nullable) { json in
-            guard case .string(let s) = json, let u = UUID(uuidString: s) else {
+            guard case .string(let s) = json, let u = UUID(canonical: s) else {
                 return .failure(FieldFailure("must be a UUID"))
             }
             return .success(u)
@@ -289,5 +289,42 @@ public enum Validate {
             let host = c.host, !host.isEmpty, !s.contains(where: { $0.isWhitespace })
         else { return false }
         return true
+    }
+}
+
+extension UUID {
+    /// Parses the 8-4-4-4-12 hex form (either case), as `UUID(uuidString:)` does, without its sscanf: ids in
+    /// paths and bodies are parsed on every request.
+    public init?(canonical text: String) {
+        let u = text.utf8
+        guard u.count == 36 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var n = 0
+        var high: UInt8?
+        for (i, c) in u.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard c == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let v: UInt8
+            switch c {
+            case 48...57: v = c - 48
+            case 97...102: v = c - 87
+            case 65...70: v = c - 55
+            default: return nil
+            }
+            if let h = high {
+                bytes[n] = h << 4 | v
+                n += 1
+                high = nil
+            } else {
+                high = v
+            }
+        }
+        self.init(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+                bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
     }
 }

@@ -229,7 +229,7 @@ public struct PageCursor: Sendable {
         // Within ±3,000 years of 1970: a forged cursor cannot reach a date PostgreSQL cannot hold.
         guard parts.count == 2, let micros = Int64(parts[0]),
             (-95_000_000_000_000_000...95_000_000_000_000_000).contains(micros),
-            let id = UUID(uuidString: String(parts[1]))
+            let id = UUID(canonical: String(parts[1]))
         else {
             return nil
         }
@@ -310,7 +310,7 @@ public struct VendorCursor: Sendable {
             let text = String(validating: bytes, as: UTF8.self)
         else { return nil }
         let parts = text.split(separator: "\u{0}", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == sort.rawValue, let id = UUID(uuidString: String(parts[2])) else {
+        guard parts.count == 3, parts[0] == sort.rawValue, let id = UUID(canonical: String(parts[2])) else {
             return nil
         }
         if sort == .created || sort == .score || sort == .scoreDescending {
