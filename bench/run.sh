@@ -228,7 +228,9 @@ log "loading 10000 vendors"
 # A bench vendor, not the seeded demo vendor (which sorts first and has contacts).
 VENDOR_ID=$("${PSQL[@]}" -Atc "SELECT id FROM vendors WHERE name LIKE 'Bench Vendor %' ORDER BY name LIMIT 1")
 [[ -n $VENDOR_ID ]] || die "no vendor id"
-TOKEN_PREFIX=$("${PSQL[@]}" -Atc "SELECT prefix FROM api_tokens LIMIT 1" 2>"$RAW_DIR/prefix.err") || TOKEN_PREFIX=""
+# The admin token's id and user, for the guard statement in auth_and_vendor.sql.
+TOKEN_IDS=$("${PSQL[@]}" -Atc "SELECT t.id || ' ' || t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+    WHERE u.role = 'admin' AND t.revoked_at IS NULL ORDER BY t.created_at DESC LIMIT 1" 2>"$RAW_DIR/token.err") || TOKEN_IDS=""
 log "vendor id $VENDOR_ID"
 
 # ------------------------------------------------------------------- server --
@@ -378,7 +380,9 @@ bench_pgbench() { # key label script pgoptions [pgbench options...]
     # makes pgbench fail on 0 or >1 rows. BEGIN/COMMIT return no rows, so they
     # stay in the check file unchanged (the transaction-local scope needs them).
     local check="$RAW_DIR/$key.check.sql"
-    sed -E '/^[[:space:]]*[Ss][Ee][Ll][Ee][Cc][Tt][[:space:]]/s/;[[:space:]]*$/ \\gset chk_/' "$script" >"$check"
+    # \gset is not allowed inside a pipeline: the check runs a pipeline as one BEGIN … COMMIT instead.
+    sed -E -e '/^[[:space:]]*[Ss][Ee][Ll][Ee][Cc][Tt][[:space:]]/s/;[[:space:]]*$/ \\gset chk_/' \
+        -e 's/^\\startpipeline[[:space:]]*$/BEGIN;/' -e 's/^\\endpipeline[[:space:]]*$/COMMIT;/' "$script" >"$check"
     grep -q 'gset chk_' "$check" || { NOTE[$key]+="no SELECT in $script; "; FAILED=1; return 0; }
     if ! PGOPTIONS=$pgopts pgbench -n -M prepared -c 1 -t 1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -f "$check" \
         "$@" "$DB_NAME" >"$RAW_DIR/$key.check.txt" 2>&1; then
@@ -515,15 +519,15 @@ bench_wrk vendor "bulwark GET /v1/vendors/{id} (bearer)" "$SRV/v1/vendors/$VENDO
 bench_pgbench pg_single "pgbench vendor_by_id.sql" "$BENCH_DIR/vendor_by_id.sql" \
     "$PG_APP_OPTS -c bulwark.scope=all" -D "id=$VENDOR_ID"
 NOTE[pg_single]+=$RLS_NOTE
-if [[ -n $TOKEN_PREFIX ]]; then
+if [[ -n $TOKEN_IDS ]]; then
     bench_pgbench pg_auth "pgbench auth_and_vendor.sql" "$BENCH_DIR/auth_and_vendor.sql" \
-        "$PG_APP_OPTS" -D "id=$VENDOR_ID" -D "prefix=$TOKEN_PREFIX"
+        "$PG_APP_OPTS" -D "id=$VENDOR_ID" -D "tid=${TOKEN_IDS% *}" -D "uid=${TOKEN_IDS#* }"
     NOTE[pg_auth]+=$RLS_NOTE
 else
     KEYS+=(pg_auth)
     LABEL[pg_auth]="pgbench auth_and_vendor.sql"
     TOOLDESC[pg_auth]="pgbench -c$CONNS -j$THREADS as $APP_ROLE"
-    NOTE[pg_auth]="skipped: no token prefix ($(head -c 200 "$RAW_DIR/prefix.err" | tr '\n' ' ')); "
+    NOTE[pg_auth]="skipped: no admin token ($(head -c 200 "$RAW_DIR/token.err" | tr '\n' ' ')); "
     FAILED=1
 fi
 if [[ -n $ASSESSMENT_ID && -z $SETUP_F_ERR ]]; then
