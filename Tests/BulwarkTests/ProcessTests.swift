@@ -114,6 +114,7 @@ import Testing
         let notJSON = lines.filter { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) == nil }
         #expect(notJSON.isEmpty, "every log line is JSON: \(notJSON)")
         #expect(lines.contains { $0.contains("\"msg\":\"libmicrohttpd\"") }, "libmicrohttpd's refusal is logged")
+        #expect(!lines.contains { $0.contains("not the first option") }, "the logger sees every message")
         let entry = try #require(
             lines.compactMap { line -> [String: Any]? in
                 guard line.contains(requestID) else { return nil }
