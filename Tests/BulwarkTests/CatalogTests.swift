@@ -267,6 +267,7 @@ import Testing
         ("show_if impossible yes_no value", "sections[0].questions[1].show_if.equals"),
         ("show_if value not an option", "sections[0].questions[1].show_if.in[1]"),
         ("show_if number as text", "sections[0].questions[1].show_if.equals"),
+        ("show_if na without allow_na", "sections[0].questions[1].show_if.equals"),
         ("number without scoring", "sections[0].questions[0].scoring"),
         ("choice without options", "sections[0].questions[0].options"),
         ("empty section", "sections[0].questions"),
@@ -314,6 +315,13 @@ import Testing
             body = questionnaire(
                 frameworkID: fid,
                 questions: [question("a", number), question("b", ["show_if": ["question": "a", "equals": "4"]])])
+        case "show_if na without allow_na":
+            let text: [String: Any] = ["type": "text", "required": false, "requirements": [[String: Any]]()]
+            body = questionnaire(
+                frameworkID: fid,
+                questions: [
+                    question("a", text), question("b", ["show_if": ["question": "a", "equals": "na"]]),
+                ])
         case "number without scoring":
             body = questionnaire(frameworkID: fid, questions: [question("a", ["type": "number"])])
         case "choice without options":

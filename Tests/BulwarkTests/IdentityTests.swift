@@ -75,6 +75,61 @@ import Testing
         #expect(try status("Bearer \(token)x") == 401)
     }
 
+    /// On a database of its own with exactly two admins: they may not demote each other at the same moment
+    /// (one of the two changes is refused), so an active admin always remains.
+    @Test func twoAdminsDemotingEachOtherAtOnceLeaveOneAdmin() throws {
+        guard let slash = Harness.databaseURL.lastIndex(of: "/") else { return }
+        let name = "admins_" + UUID().uuidString.prefix(8).lowercased()
+        let maintenance = try Connection(
+            ConnectionConfiguration(url: String(Harness.databaseURL[..<slash]) + "/postgres"))
+        try maintenance.run(script: "CREATE DATABASE \(name)")
+        defer { _ = try? maintenance.run(script: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+        let url = String(Harness.databaseURL[..<slash]) + "/" + name
+        let db = try Connection(ConnectionConfiguration(url: url))
+        try Migrator(directory: Harness.home + "/schema").migrate(db)
+        var service = try #require(URLComponents(string: url))
+        service.user = "bulwark_app"
+        service.password = nil
+        let running = try Harness.start {
+            $0.databaseURL = url
+            $0.serviceDatabaseURL = service.string
+            $0.databaseRole = ""
+        }
+        var admins: [(id: UUID, client: Client)] = []
+        for i in 0..<2 {
+            let id = try UserStore().findOrCreate(
+                db, email: "admin\(i)@\(name).invalid", name: "Admin \(i)", role: .admin, vendorID: nil)
+            let (_, secret) = try TokenStore().create(db, userID: id, name: "t", expiresAt: nil)
+            admins.append((id, Client(port: running.port, token: secret.text)))
+        }
+        for change in [["role": "auditor"], ["active": false] as [String: Any]] {
+            let statuses = Mutex<[Int]>([])
+            let group = DispatchGroup()
+            for (mine, other) in [(0, 1), (1, 0)] {
+                let actor = admins[mine].client
+                let target = admins[other].id.uuidString
+                nonisolated(unsafe) let body = change
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    let r = try? actor.patch("/v1/users/\(target)", body)
+                    statuses.withLock { $0.append(r?.status ?? 0) }
+                }.start()
+            }
+            group.wait()
+            let seen = statuses.withLock { $0 }.sorted()
+            let active: Int = try db.query("SELECT count(*)::int8 AS n FROM users WHERE role = 'admin' AND active")
+                .first!.decode("n")
+            #expect(active == 1, "\(change): \(seen)")
+            // One change lands; the other is refused: as the last admin (409), or because its sender is no
+            // longer an admin (403) or no longer active (401) by the time it is authenticated.
+            #expect(seen.filter { $0 == 200 }.count == 1, "\(change): \(seen)")
+            #expect(seen.allSatisfy { [200, 401, 403, 409].contains($0) }, "\(change): \(seen)")
+            // Put the demoted one back for the next round, as the database owner.
+            try db.execute("UPDATE users SET role = 'admin', active = true")
+        }
+    }
+
     static let invalidUsers: [([String: String], String)] = [
         (["email": "nope"], "email"),
         (["role": "overlord"], "role"),
@@ -303,6 +358,46 @@ import Testing
         #expect(replay.status == 201)
         #expect(replay.header("idempotent-replayed") == "true")
         #expect(replay.json["id"] as? String == created.json["id"] as? String)
+    }
+
+    /// A request that outlived its claim (a retry took the key over after the abandonment window) must not
+    /// commit: its changes roll back and it answers 409, and the retry's claim is left alone.
+    @Test func aRequestWhoseKeyWasTakenOverCommitsNothing() throws {
+        let key = "idem-\(UUID().uuidString)"
+        let name = Harness.uniqueName("Overtaken")
+        let blocker = try Harness.connection()
+        try blocker.run(script: "BEGIN")
+        try blocker.execute("INSERT INTO vendors (name, tier) VALUES (\(name), 'low')")
+        let first = Mutex<HTTPResponse?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            first.withLock {
+                $0 = try? admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
+            }
+            done.signal()
+        }.start()
+        let owner = try Harness.connection()
+        var claimed = false
+        for _ in 0..<200 where !claimed {
+            usleep(20_000)
+            claimed =
+                try owner.query("SELECT count(*)::int8 AS n FROM idempotency_keys WHERE key = \(key)").first?.decode(
+                    "n", as: Int.self) == 1
+        }
+        #expect(claimed)
+        // What a retry does once the first claim looks abandoned: delete it and claim the key itself.
+        try owner.execute(
+            "UPDATE idempotency_keys SET request_hash = \(ByteA([UInt8](repeating: 1, count: 32))) WHERE key = \(key)")
+        try blocker.run(script: "ROLLBACK")
+        done.wait()
+        let answer = try #require(first.withLock { $0 })
+        #expect(answer.status == 409, "\(answer.status) \(answer.text)")
+        let rows: Int = try owner.query("SELECT count(*)::int8 AS n FROM vendors WHERE name = \(name)").first!.decode(
+            "n")
+        #expect(rows == 0, "the overtaken request committed nothing")
+        let state: String? = try owner.query("SELECT state FROM idempotency_keys WHERE key = \(key)").first?.decode(
+            "state")
+        #expect(state == "in_progress", "the retry's claim is untouched")
     }
 
     @Test func aFailedRequestDoesNotBurnItsKey() throws {

@@ -34,28 +34,33 @@ enum Idempotency {
         // both or neither, never leave a created resource behind a key that a retry would run again.
         context[BeforeCommitKey.self] = { response in
             guard case .bytes(let body) = response.body, response.status < 500 else { return }
-            try store(db, user: user, key: key, response: response, body: body, requestID: requestID)
+            try store(db, user: user, key: key, hash: requestHash, response: response, body: body, requestID: requestID)
         }
         let response: Response
         do {
             response = try next(request, context)
         } catch {
             // Nothing was created: forget the key so the client can retry.
-            forget(db, user: user, key: key)
+            forget(db, user: user, key: key, hash: requestHash)
             throw error
         }
         // A response that is not stored (a 5xx, a stream) frees the key.
         if case .bytes = response.body, response.status < 500 { return response }
-        forget(db, user: user, key: key)
+        forget(db, user: user, key: key, hash: requestHash)
         return response
     }
 
-    private static func forget(_ db: Connection, user: UUID, key: String) {
-        _ = try? db.execute("DELETE FROM idempotency_keys WHERE user_id = \(user) AND key = \(key) AND state <> 'done'")
+    /// Frees this request's own claim (never a retry's that took the key over, nor a stored response).
+    private static func forget(_ db: Connection, user: UUID, key: String, hash: ByteA) {
+        _ = try? db.execute(
+            """
+            DELETE FROM idempotency_keys WHERE user_id = \(user) AND key = \(key) AND state <> 'done' \
+            AND request_hash = \(hash)
+            """)
     }
 
     private static func store(
-        _ db: Connection, user: UUID, key: String, response: Response, body: [UInt8], requestID: String
+        _ db: Connection, user: UUID, key: String, hash: ByteA, response: Response, body: [UInt8], requestID: String
     ) throws {
         var stored = response
         var storedBody = body
@@ -69,12 +74,17 @@ enum Idempotency {
         }
         let headers = JSON.object(
             stored.headers.filter { $0.name.lowercased() != "x-request-id" }.map { ($0.name, .string($0.value)) })
-        try db.execute(
+        // Only this request's own claim: one that outlived the abandonment window may have been replaced by a
+        // retry's, and then it must not commit at all (its changes roll back with this error).
+        let updated = try db.execute(
             """
             UPDATE idempotency_keys SET state = 'done', response_status = \(stored.status), \
             response_headers = \(JSONB(utf8: headers.bytes)), response_body = \(ByteA(storedBody)), completed_at = now() \
-            WHERE user_id = \(user) AND key = \(key)
+            WHERE user_id = \(user) AND key = \(key) AND state = 'in_progress' AND request_hash = \(hash)
             """)
+        if updated != 1 {
+            throw APIError.conflict("This request's Idempotency-Key was taken over by a retry; check its outcome.")
+        }
     }
 
     /// Claims the key for this request (nil: go ahead), or answers from what is stored.

@@ -158,18 +158,22 @@ extension Middlewares {
             let db = try context.db()
             // A read needs no BEGIN or COMMIT: its scope goes out in front of each of its queries instead.
             let isRead = request.method == "GET" || request.method == "HEAD"
+            // And it can write nothing: a read-only transaction refuses any write a GET handler might attempt,
+            // which in a pipeline without BEGIN would otherwise commit on its own, guard or no guard.
+            let readOnly: [SQL] = isRead ? ["SELECT set_config('transaction_read_only', 'on', true)"] : []
             var attempt = 1
             while true {
                 if context[CachedPrincipalKey.self] == true {
                     try db.beginLazily(
-                        [], guardedBy: PrincipalCache.guardStatement(principal, now: now()), implicit: isRead)
+                        readOnly, guardedBy: PrincipalCache.guardStatement(principal, now: now()), implicit: isRead)
                 } else {
                     switch VendorScope(principal) {
                     case .all:
-                        try db.beginLazily(["SELECT set_config('bulwark.scope', 'all', true)"], implicit: isRead)
+                        try db.beginLazily(
+                            readOnly + ["SELECT set_config('bulwark.scope', 'all', true)"], implicit: isRead)
                     case .vendor(let id):
                         try db.beginLazily(
-                            [
+                            readOnly + [
                                 """
                                 SELECT set_config('bulwark.scope', 'vendor', true), \
                                 set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)

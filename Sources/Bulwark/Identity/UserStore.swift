@@ -4,6 +4,9 @@ import Postgres
 
 /// Users' SQL. Users are deactivated, never deleted.
 public struct UserStore: Sendable {
+    /// The advisory lock user updates take (an arbitrary constant of this feature's own).
+    static let adminChangeLock = 7_302_114_001
+
     public init() {}
 
     static let columns: SQL = "id, email, name, role, vendor_id, active, created_at, updated_at"
@@ -78,12 +81,24 @@ public struct UserStore: Sendable {
         -> User
     {
         try db.transaction { tx in
+            // User changes take turns (they are rare), so two admins demoting each other at once cannot both
+            // succeed and leave no admin at all.
+            try tx.execute("SELECT pg_advisory_xact_lock(\(UserStore.adminChangeLock))")
             guard let current = try get(tx, id: id, forUpdate: true) else { throw APIError.notFound() }
             let before = UserFields(
                 email: current.email, name: current.name, role: current.role, vendorID: current.vendorID,
                 active: current.active)
             let f = try change(before)
             if f == before { return current }
+            if before.role == .admin && before.active && !(f.role == .admin && f.active) {
+                let others: Int =
+                    try tx.query(
+                        "SELECT count(*)::int8 AS n FROM users WHERE role = 'admin' AND active AND id <> \(id)"
+                    ).first?.decode("n") ?? 0
+                if others == 0 {
+                    throw APIError.conflict("This is the last active admin; make another admin first.")
+                }
+            }
             let row = try tx.query(
                 """
                 UPDATE users SET email = \(f.email), name = \(f.name), role = \(f.role.rawValue), vendor_id = \(f.vendorID), \

@@ -25,7 +25,9 @@ enum QuestionnaireInput {
                 return "is outside the range declared for \(question.key)"
             }
         case .text:
-            guard case .string = value else { return "must be a string: \(question.key) is a text question" }
+            guard case .string(let s) = value else { return "must be a string: \(question.key) is a text question" }
+            // "na" is read as not applicable for every type, so it can only match where N/A is allowed.
+            if s == "na" && !question.allowNA { return "cannot be \"na\": \(question.key) does not allow N/A" }
         case .date:
             guard case .string(let s) = value, CalendarDate(s) != nil else {
                 return "must be a date written YYYY-MM-DD: \(question.key) is a date question"
