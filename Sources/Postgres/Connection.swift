@@ -165,10 +165,17 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// A guard holds when it returns a row, and, where it has a boolean column `ok`, that column is true (so a
+    /// guard can be an aggregate that always returns one row and still runs its side effects).
+    static func guardHolds(_ result: QueryResult) throws -> Bool {
+        guard let row = result.first else { return false }
+        return row.hasColumn("ok") ? try row.decode("ok", as: Bool.self) : true
+    }
+
     /// Opens a transaction whose `BEGIN` and `setup` statements are sent together with its first query, in one
     /// round trip (libpq pipeline mode). A transaction that never runs a query costs no round trip at all.
-    /// With `guardedBy`, that statement goes out after `setup` and must return at least one row: when it
-    /// returns none, the transaction's first query (or `commit`) throws `PostgresError.setupRefused` and the
+    /// With `guardedBy`, that statement goes out after `setup` and must hold (`guardHolds`): when it does
+    /// not, the transaction's first query (or `commit`) throws `PostgresError.setupRefused` and the
     /// caller rolls back. It lets a cached fact (a token still valid) be re-checked in the same round trip.
     ///
     /// With `implicit`, for reads, no BEGIN or COMMIT is sent at all: the setup (and guard) go out again in
@@ -198,7 +205,9 @@ public final class Connection: @unchecked Sendable {
     public func commit(waiting: Bool = true) throws {
         if let begin = lazyBegin {
             lazyBegin = nil
-            if !begin.guardPassed, let index = begin.guardIndex, try query(begin.statements[index]).rowCount == 0 {
+            if !begin.guardPassed, let index = begin.guardIndex,
+                try !Connection.guardHolds(query(begin.statements[index]))
+            {
                 throw PostgresError.setupRefused
             }
             return
@@ -278,7 +287,7 @@ public final class Connection: @unchecked Sendable {
                     case .command(let index):
                         // BEGIN ran: the transaction is open.
                         if index == 0, let begin = lazyBegin, !begin.implicit { lazyBegin = nil }
-                        if index == guardIndex, checked.rowCount == 0, firstError == nil {
+                        if index == guardIndex, try !Connection.guardHolds(checked), firstError == nil {
                             firstError = PostgresError.setupRefused
                         }
                         if index == commands.count - 1 { last = checked }

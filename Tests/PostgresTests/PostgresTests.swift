@@ -225,10 +225,19 @@ enum TestDB {
         try db.commit()
         #expect(db.isIdle)
 
-        // A guard that finds nothing refuses the query, in implicit mode too.
+        // A guard that finds nothing refuses the query, in implicit mode too; so does one whose `ok` is false
+        // (an aggregate that always returns a row, so its side effects always run).
         try db.beginLazily([], guardedBy: "SELECT 1 WHERE false", implicit: true)
         #expect(throws: PostgresError.self) { try db.query("SELECT 1 AS one") }
         db.rollback()
+        #expect(db.isIdle)
+        try db.beginLazily(
+            [], guardedBy: "SELECT count(*) = 1 AS ok FROM (SELECT 1 WHERE false) nothing", implicit: true)
+        #expect(throws: PostgresError.self) { try db.query("SELECT 1 AS one") }
+        db.rollback()
+        try db.beginLazily([], guardedBy: "SELECT count(*) = 1 AS ok FROM (SELECT 1) one", implicit: true)
+        #expect(try db.query("SELECT 1 AS one").rowCount == 1)
+        try db.commit()
         #expect(db.isIdle)
     }
 

@@ -159,23 +159,25 @@ extension Middlewares {
             // A read needs no BEGIN or COMMIT: its scope goes out in front of each of its queries instead.
             let isRead = request.method == "GET" || request.method == "HEAD"
             // And it can write nothing: a read-only transaction refuses any write a GET handler might attempt,
-            // which in a pipeline without BEGIN would otherwise commit on its own, guard or no guard.
-            let readOnly: [SQL] = isRead ? ["SELECT set_config('transaction_read_only', 'on', true)"] : []
+            // which in a pipeline without BEGIN would otherwise commit on its own. The setting rides in the
+            // scope statement (and in the cached principal's guard, which sets it whatever it finds).
+            let readOnly: SQL = isRead ? "set_config('transaction_read_only', 'on', true), " : ""
             var attempt = 1
             while true {
                 if context[CachedPrincipalKey.self] == true {
                     try db.beginLazily(
-                        readOnly, guardedBy: PrincipalCache.guardStatement(principal, now: now()), implicit: isRead)
+                        [], guardedBy: PrincipalCache.guardStatement(principal, now: now(), readOnly: isRead),
+                        implicit: isRead)
                 } else {
                     switch VendorScope(principal) {
                     case .all:
                         try db.beginLazily(
-                            readOnly + ["SELECT set_config('bulwark.scope', 'all', true)"], implicit: isRead)
+                            ["SELECT \(readOnly)set_config('bulwark.scope', 'all', true)"], implicit: isRead)
                     case .vendor(let id):
                         try db.beginLazily(
-                            readOnly + [
+                            [
                                 """
-                                SELECT set_config('bulwark.scope', 'vendor', true), \
+                                SELECT \(readOnly)set_config('bulwark.scope', 'vendor', true), \
                                 set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true)
                                 """
                             ], implicit: isRead)

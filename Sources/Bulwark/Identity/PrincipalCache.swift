@@ -48,20 +48,26 @@ final class PrincipalCache: @unchecked Sendable {
         entries[hash] = nil
     }
 
-    /// The statement that re-checks a cached principal's token and, when it is still good, sets the
-    /// transaction's row-level-security scope: it returns one row then, and none (setting nothing) otherwise.
-    static func guardStatement(_ principal: Principal, now: Date) -> SQL {
+    /// The statement that re-checks a cached principal's token. It always returns one row (an aggregate) and,
+    /// for a read, always makes the transaction read-only; `ok` says whether the token is still good, and
+    /// only then does it set the row-level-security scope (else the scope is 'none', which shows nothing).
+    static func guardStatement(_ principal: Principal, now: Date, readOnly isRead: Bool) -> SQL {
         let valid: SQL = """
             FROM api_tokens t JOIN users u ON u.id = t.user_id \
             WHERE t.id = \(principal.tokenID) AND t.user_id = \(principal.userID) AND t.revoked_at IS NULL \
             AND (t.expires_at IS NULL OR t.expires_at > \(now)) AND u.active AND u.role = \(principal.role.rawValue)
             """
+        let readOnly: SQL = isRead ? "set_config('transaction_read_only', 'on', true)" : "NULL"
         switch VendorScope(principal) {
         case .all:
-            return "SELECT set_config('bulwark.scope', 'all', true) \(valid)"
+            return """
+                SELECT count(*) = 1 AS ok, \(readOnly), \
+                set_config('bulwark.scope', CASE WHEN count(*) = 1 THEN 'all' ELSE 'none' END, true) \(valid)
+                """
         case .vendor(let id):
             return """
-                SELECT set_config('bulwark.scope', 'vendor', true), \
+                SELECT count(*) = 1 AS ok, \(readOnly), \
+                set_config('bulwark.scope', CASE WHEN count(*) = 1 THEN 'vendor' ELSE 'none' END, true), \
                 set_config('bulwark.vendor_id', \(id.uuidString.lowercased()), true) \
                 \(valid) AND u.vendor_id = \(id)
                 """
