@@ -320,38 +320,51 @@ import Testing
             elsewhere.status == 409, "a second vendor with that name: the key did not replay another user's response")
     }
 
-    /// A retry that arrives while the first request is still running is a 409; once the first finishes, the
-    /// retry replays its response. The first is held inside its INSERT by an uncommitted row with the same
-    /// name in another session (the unique index makes it wait for that session).
-    @Test func aRetryWhileTheFirstIsRunningIsA409() throws {
-        let key = "idem-\(UUID().uuidString)"
-        let name = Harness.uniqueName("Held")
+    /// A POST of a vendor with an Idempotency-Key, held inside its transaction: an uncommitted row with the same
+    /// name in another session makes its INSERT wait (the unique index). Returns once the key is claimed;
+    /// `release` rolls the blocking row back and returns the POST's response.
+    func heldPost(name: String, key: String) throws -> (owner: Connection, release: () throws -> HTTPResponse?) {
         let blocker = try Harness.connection()
         try blocker.run(script: "BEGIN")
         try blocker.execute("INSERT INTO vendors (name, tier) VALUES (\(name), 'low')")
         let first = Mutex<HTTPResponse?>(nil)
         let done = DispatchSemaphore(value: 0)
+        let admin = self.admin
         Thread {
             first.withLock {
                 $0 = try? admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
             }
             done.signal()
         }.start()
-        // Wait until the first request is blocked inside its transaction.
-        var waiting = false
-        for _ in 0..<200 where !waiting {
+        let owner = try Harness.connection()
+        var claimed = false
+        for _ in 0..<200 where !claimed {
             usleep(20_000)
-            waiting =
-                try blocker.query(
+            claimed =
+                try owner.query(
                     "SELECT count(*)::int8 AS n FROM idempotency_keys WHERE key = \(key) AND state = 'in_progress'"
                 ).first?.decode("n", as: Int.self) == 1
         }
-        #expect(waiting)
+        #expect(claimed)
+        return (
+            owner,
+            {
+                try blocker.run(script: "ROLLBACK")
+                done.wait()
+                return first.withLock { $0 }
+            }
+        )
+    }
+
+    /// A retry that arrives while the first request is still running is a 409; once the first finishes, the
+    /// retry replays its response.
+    @Test func aRetryWhileTheFirstIsRunningIsA409() throws {
+        let key = "idem-\(UUID().uuidString)"
+        let name = Harness.uniqueName("Held")
+        let (_, release) = try heldPost(name: name, key: key)
         let retry = try admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
         #expect(retry.status == 409, "\(retry.status) \(retry.text)")
-        try blocker.run(script: "ROLLBACK")
-        done.wait()
-        let created = try #require(first.withLock { $0 })
+        let created = try #require(try release())
         #expect(created.status == 201, "\(created.text)")
         // The stored response committed with the vendor: the replay is that very response.
         let replay = try admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
@@ -365,32 +378,11 @@ import Testing
     @Test func aRequestWhoseKeyWasTakenOverCommitsNothing() throws {
         let key = "idem-\(UUID().uuidString)"
         let name = Harness.uniqueName("Overtaken")
-        let blocker = try Harness.connection()
-        try blocker.run(script: "BEGIN")
-        try blocker.execute("INSERT INTO vendors (name, tier) VALUES (\(name), 'low')")
-        let first = Mutex<HTTPResponse?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            first.withLock {
-                $0 = try? admin.post("/v1/vendors", ["name": name, "tier": "low"], headers: [("Idempotency-Key", key)])
-            }
-            done.signal()
-        }.start()
-        let owner = try Harness.connection()
-        var claimed = false
-        for _ in 0..<200 where !claimed {
-            usleep(20_000)
-            claimed =
-                try owner.query("SELECT count(*)::int8 AS n FROM idempotency_keys WHERE key = \(key)").first?.decode(
-                    "n", as: Int.self) == 1
-        }
-        #expect(claimed)
-        // What a retry does once the first claim looks abandoned: delete it and claim the key itself.
+        let (owner, release) = try heldPost(name: name, key: key)
+        // What a retry does once the first claim looks abandoned: replace it with a claim of its own.
         try owner.execute(
             "UPDATE idempotency_keys SET request_hash = \(ByteA([UInt8](repeating: 1, count: 32))) WHERE key = \(key)")
-        try blocker.run(script: "ROLLBACK")
-        done.wait()
-        let answer = try #require(first.withLock { $0 })
+        let answer = try #require(try release())
         #expect(answer.status == 409, "\(answer.status) \(answer.text)")
         let rows: Int = try owner.query("SELECT count(*)::int8 AS n FROM vendors WHERE name = \(name)").first!.decode(
             "n")
