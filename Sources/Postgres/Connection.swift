@@ -20,11 +20,20 @@ public final class QueryResult {
 
     public var first: Row? { rowCount > 0 ? Row(result: self, index: 0) : nil }
 
-    func columnIndex(_ name: String) -> Int? {
-        // Quoted, so libpq matches the name exactly instead of folding it to lower case.
-        let index = ("\"" + name + "\"").withCString { PQfnumber(raw, $0) }
-        return index < 0 ? nil : Int(index)
-    }
+    /// Column names to indices, read once per result: rows are decoded by name, column after column, and
+    /// PQfnumber would copy the name and compare it with every column each time.
+    private lazy var indices: [String: Int] = {
+        var map: [String: Int] = [:]
+        let count = Int(PQnfields(raw))
+        map.reserveCapacity(count)
+        for i in 0..<count {
+            // The first of two columns with one name wins, as with PQfnumber.
+            if let name = PQfname(raw, Int32(i)) { map[String(cString: name)] = map[String(cString: name)] ?? i }
+        }
+        return map
+    }()
+
+    func columnIndex(_ name: String) -> Int? { indices[name] }
 }
 
 /// One row of a result; columns are read by name and type, with errors that name the column.
