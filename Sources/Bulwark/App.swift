@@ -68,7 +68,8 @@ public final class App: Sendable {
             ServerConfiguration(
                 host: config.listenHost, port: config.listenPort, threads: config.threads,
                 connectionLimit: config.connectionLimit, connectionTimeoutSeconds: config.connectionTimeoutSeconds,
-                maxBodyBytes: config.maxBodyBytes), logger: logger, handler: handler)
+                maxBodyBytes: config.maxBodyBytes, minBodyBytesPerSecond: config.minBodyBytesPerSecond),
+            logger: logger, handler: handler)
         logger.info(
             "listening",
             [

@@ -23,6 +23,8 @@ public struct Config: Sendable {
     /// The role every pooled connection takes (`SET ROLE`), one that row-level security applies to. Empty: none,
     /// the default when the service logs in as its own role.
     public var databaseRole: String = "bulwark_app"
+    /// A body still arriving after the connection timeout must have averaged this many bytes a second (0: off).
+    public var minBodyBytesPerSecond: Int = 1024
     /// Requests per second per token, and the burst a token may spend at once.
     public var rateLimitPerSecond: Double = 50
     public var rateLimitBurst: Double = 100
@@ -95,6 +97,7 @@ public struct Config: Sendable {
             home: try findHome(env["BULWARK_HOME"]))
         config.databaseRole = role
         config.serviceDatabaseURL = serviceURL
+        config.minBodyBytesPerSecond = try integer("BULWARK_MIN_BODY_BYTES_PER_SECOND", 1024, 0...1_000_000_000)
         config.rateLimitPerSecond = Double(try integer("BULWARK_RATE_LIMIT", 50, 1...1_000_000))
         config.rateLimitBurst = Double(try integer("BULWARK_RATE_BURST", 100, 1...1_000_000))
         config.authFailuresPerMinute = Double(try integer("BULWARK_AUTH_FAILURES_PER_MINUTE", 60, 1...1_000_000))

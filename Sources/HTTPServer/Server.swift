@@ -14,10 +14,14 @@ public struct ServerConfiguration: Sendable {
     /// Seconds of inactivity after which a connection is closed (slow clients are cut off).
     public var connectionTimeoutSeconds: Int
     public var maxBodyBytes: Int
+    /// A body still arriving after `connectionTimeoutSeconds` must have averaged at least this many bytes a
+    /// second, else the connection is closed: the idle timeout alone never cuts off a client that trickles a
+    /// byte just before each timeout. 0 turns the check off.
+    public var minBodyBytesPerSecond: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, threads: Int = 16, connectionLimit: Int = 10_000,
-        connectionTimeoutSeconds: Int = 30, maxBodyBytes: Int = 1 << 20
+        connectionTimeoutSeconds: Int = 30, maxBodyBytes: Int = 1 << 20, minBodyBytesPerSecond: Int = 1024
     ) {
         self.host = host
         self.port = port
@@ -25,6 +29,7 @@ public struct ServerConfiguration: Sendable {
         self.connectionLimit = connectionLimit
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
         self.maxBodyBytes = maxBodyBytes
+        self.minBodyBytesPerSecond = minBodyBytesPerSecond
     }
 }
 
@@ -38,11 +43,19 @@ final class ServerState: Sendable {
     let maxBodyBytes: Int
     let logger: Logger
     let inFlight = Atomic<Int>(0)
+    /// Nanoseconds a body may take before its average rate is checked, and the rate it must keep (bytes/s).
+    let bodyGraceNanoseconds: UInt64
+    let minBodyBytesPerSecond: Int
 
-    init(handler: @escaping Handler, maxBodyBytes: Int, logger: Logger) {
+    init(
+        handler: @escaping Handler, maxBodyBytes: Int, logger: Logger, bodyGraceSeconds: Int = 30,
+        minBodyBytesPerSecond: Int = 0
+    ) {
         self.handler = handler
         self.maxBodyBytes = maxBodyBytes
         self.logger = logger
+        bodyGraceNanoseconds = UInt64(max(0, bodyGraceSeconds)) * 1_000_000_000
+        self.minBodyBytesPerSecond = minBodyBytesPerSecond
     }
 }
 
@@ -51,6 +64,7 @@ final class RequestState {
     var body: [UInt8] = []
     var tooLarge = false
     var discarded = 0
+    var received = 0
     let startedAt = monotonicNanoseconds()
 }
 
@@ -85,7 +99,10 @@ public final class Server: @unchecked Sendable {
         if isIPv6 { flags |= MHD_USE_IPv6.rawValue }
 
         let shared = Unmanaged.passRetained(
-            ServerState(handler: handler, maxBodyBytes: configuration.maxBodyBytes, logger: logger))
+            ServerState(
+                handler: handler, maxBodyBytes: configuration.maxBodyBytes, logger: logger,
+                bodyGraceSeconds: configuration.connectionTimeoutSeconds,
+                minBodyBytesPerSecond: configuration.minBodyBytesPerSecond))
         let target = UnsafeMutablePointer<bulwark_log_target>.allocate(capacity: 1)
         target.initialize(to: bulwark_log_target(sink: libraryMessage, cls: shared.toOpaque()))
         let started: OpaquePointer? = withUnsafePointer(to: &storage) { p in
@@ -170,6 +187,18 @@ private func accessHandler(
     let request = Unmanaged<RequestState>.fromOpaque(existing).takeUnretainedValue()
     let size = uploadDataSize.pointee
     if size > 0 {
+        request.received += size
+        if server.minBodyBytesPerSecond > 0 {
+            let elapsed = monotonicNanoseconds() &- request.startedAt
+            if elapsed > server.bodyGraceNanoseconds,
+                Double(request.received) < Double(elapsed) / 1e9 * Double(server.minBodyBytesPerSecond)
+            {
+                server.logger.warn(
+                    "body too slow: connection closed",
+                    [("received", .int(request.received)), ("seconds", .int(Int(elapsed / 1_000_000_000)))])
+                return .NO
+            }
+        }
         if !request.tooLarge {
             if request.body.count + size > server.maxBodyBytes {
                 request.tooLarge = true

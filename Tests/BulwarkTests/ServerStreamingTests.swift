@@ -55,4 +55,32 @@ import Testing
             "GET", "/echo/a%20b?q=50%25+off&flag&x=%E2%9C%93", headers: [("X-Thing", "yes")])
         #expect(echo.text == "a b|q=50% off&flag=&x=✓|yes")
     }
+
+    /// A body that trickles in (a byte every half second, under the idle timeout each time) is cut off once it
+    /// has taken longer than the connection timeout at less than the minimum rate; a brisk one is served.
+    @Test func aTricklingBodyIsCutOffAndABriskOneIsServed() throws {
+        var router = Router()
+        router.add("POST", "/upload") { request, _ in .text(200, "got \(request.body.count)") }
+        let server = try Server(
+            ServerConfiguration(port: 0, threads: 2, connectionTimeoutSeconds: 2, minBodyBytesPerSecond: 1000),
+            logger: Logger(level: .error), handler: router.handler(middleware: [Middlewares.requestID]))
+        defer { server.shutdown(drainSeconds: 1) }
+
+        let brisk = try HTTPConnection(port: server.port)
+        try brisk.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n")
+        try brisk.send([UInt8](repeating: 65, count: 3000))
+        #expect(try brisk.readResponse().text == "got 3000")
+
+        let slow = try HTTPConnection(port: server.port, timeoutSeconds: 10)
+        try slow.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n")
+        let started = Date()
+        var cut = false
+        while !cut && Date().timeIntervalSince(started) < 6 {
+            cut = (try? slow.send([65])) == nil
+            usleep(500_000)
+        }
+        // Closed by the server (a send after the close fails) well before the body could have finished.
+        #expect(cut, "a trickling body was not cut off")
+        #expect(Date().timeIntervalSince(started) < 6)
+    }
 }
