@@ -20,5 +20,5 @@ echo "swift format lint …" >&2
 swift format lint --strict --recursive Sources Tests Package.swift bench/scoring-bench
 # One plain closing line with the Swift Testing count (XCTest's own line above counts only XCTest cases).
 passed=$(sed -n 's/.*Test run with \([0-9]*\) tests\{0,1\} in .* passed after.*/\1/p' "$log" | tail -n 1)
-[ -n "$passed" ] || { echo "make test: no Swift Testing summary found" >&2; exit 1; }
-echo "make test: $passed passed, 0 failed"
+[ -n "$passed" ] || { echo "tests: no Swift Testing summary found" >&2; exit 1; }
+echo "tests: $passed passed, 0 failed"
