@@ -45,22 +45,11 @@ done
 [[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl ]] || die "no initdb/pg_ctl in $PG_BIN (set PG_BIN)"
 [[ -x $BIN ]] || die "no server binary at $BIN (build it first: swift build -c release --product bulwark)"
 
-if [[ $(id -u) -eq 0 ]]; then
-    id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user"
-    as_pg() { runuser -u postgres -- "$@"; }
-    PG_OWNER=postgres
-else
-    as_pg() { "$@"; }
-    PG_OWNER=$(id -un)
-fi
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$ROOT/bench/throwaway-pg.sh"
 
 # ------------------------------------------------------------------ cleanup --
 
-PG_TMP="" PG_DATA="" PG_STARTED=0 SERVER_PID="" LOAD_PID=""
+SERVER_PID="" LOAD_PID=""
 
 stop_server() {
     [[ -n $SERVER_PID ]] || return 0
@@ -82,18 +71,7 @@ cleanup() {
         wait "$LOAD_PID" 2>/dev/null
     fi
     stop_server
-    if [[ $PG_STARTED -eq 1 && -f $PG_DATA/postmaster.pid ]]; then
-        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 60 stop >/dev/null 2>&1 \
-            || log "warning: pg_ctl stop failed; see $PG_TMP/postgres.log"
-    fi
-    if [[ -n $PG_TMP ]]; then
-        [[ -f $PG_TMP/postgres.log ]] && cp "$PG_TMP/postgres.log" "$OUT_DIR/postgres.log"
-        if [[ ${KEEP_CHAOS_PG:-0} == 1 ]]; then
-            log "throwaway cluster kept in $PG_TMP (remove it by hand)"
-        else
-            rm -rf "$PG_TMP"
-        fi
-    fi
+    pg_throwaway_remove immediate "$OUT_DIR/postgres.log" "${KEEP_CHAOS_PG:-0}"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -106,35 +84,7 @@ rm -f "$OUT_DIR"/*.log "$OUT_DIR"/*.json "$OUT_DIR"/*.txt "$OUT_DIR"/*.tsv
 
 # --------------------------------------------------------------- postgresql --
 
-# The postgres user must reach the cluster's folder; when it cannot (a checkout under /root, say), the
-# cluster lives under /var/tmp instead, as scripts/local-postgres.sh does.
-PG_PARENT="$STATE_DIR/chaos-pg"
-mkdir -p "$PG_PARENT"
-if ! as_pg test -x "$PG_PARENT"; then
-    PG_PARENT="/var/tmp/bulwark-chaos-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-10)"
-    mkdir -p "$PG_PARENT"
-fi
-PG_TMP=$(mktemp -d "$PG_PARENT/run.XXXXXX")
-PG_DATA="$PG_TMP/data"
-mkdir -p "$PG_TMP/socket"
-chown -R "$PG_OWNER" "$PG_TMP"
-as_pg test -w "$PG_TMP" || die "$PG_OWNER cannot write $PG_TMP"
-
-PG_PORT=$(free_port) || die "no free TCP port for PostgreSQL"
-log "initdb in $PG_TMP (owner $PG_OWNER), port $PG_PORT"
-as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C >"$PG_TMP/initdb.log" 2>&1 \
-    || { cat "$PG_TMP/initdb.log" >&2; die "initdb failed"; }
-cat >>"$PG_DATA/postgresql.conf" <<EOF
-
-# bench/chaos.sh
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$PG_TMP/socket'
-max_connections = 100
-EOF
-PG_STARTED=1
-pgctl() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_TMP/postgres.log" -w -t 60 "$@" >/dev/null; }
-pgctl start || { tail -n 30 "$PG_TMP/postgres.log" >&2; die "PostgreSQL did not start"; }
+pg_throwaway_start "$STATE_DIR/chaos-pg" chaos "max_connections = 100"
 
 PSQL_BASE=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
 "${PSQL_BASE[@]}" -d postgres -c "CREATE DATABASE $DB_NAME"
@@ -422,6 +372,24 @@ db_names() { # prefix file: every vendor name with that prefix, one a line (as t
     "${PSQL[@]}" -Atc "SELECT name FROM vendors WHERE name LIKE '$1-%'" >"$2"
 }
 
+# The checks every scenario makes of its load, and its final round of requests, which must all be 2xx.
+status_checks() { # scenario result-file
+    local total bad nora
+    total=$(jf "$2" 'd["requests"]')
+    bad=$(jf "$2" 'sum(v for k, v in d["status"].items() if k[0] == "5" and k != "503")')
+    nora=$(jf "$2" 'd["no_retry_after"]')
+    check "$1: no client saw a 500 (no 5xx but 503)" "$([[ $bad == 0 ]] && echo 1 || echo 0)" \
+        "$total requests; statuses $(jf "$2" 'd["status"]')"
+    check "$1: every 503 carries Retry-After" "$([[ $nora == 0 ]] && echo 1 || echo 0)" "$nora without it"
+}
+final_round() { # scenario run-id
+    local out="$OUT_DIR/final-${1,,}.json" bad
+    python3 "$LOAD_PY" final "$SRV_PORT" "$TOKEN" "$2" "$IDS_FILE" "$out"
+    bad=$(jf "$out" 'len(d["bad"])')
+    check "$1: final round all 2xx" "$([[ $bad == 0 ]] && echo 1 || echo 0)" \
+        "$(jf "$out" 'd["requests"]') requests, $bad not 2xx $(jf "$out" 'd["bad"][:3] or ""')"
+}
+
 # verify_writes LABEL RESULTS PREFIX: the write checks of one scenario.
 verify_writes() {
     local label=$1 res=$2 prefix=$3 v="$OUT_DIR/verify-$1.json"
@@ -489,23 +457,14 @@ event "load A finished"
 ALIVE=0
 kill -0 "$SERVER_A_PID" 2>/dev/null && ALIVE=1
 check "A: server process still alive (same pid)" "$ALIVE" "pid $SERVER_A_PID"
-TOTAL_A=$(jf "$RES_A" 'd["requests"]')
-BAD_A=$(jf "$RES_A" 'sum(v for k, v in d["status"].items() if k[0] == "5" and k != "503")')
+status_checks A "$RES_A"
 N503_A=$(jf "$RES_A" 'd["status"].get("503", 0)')
-NORA_A=$(jf "$RES_A" 'd["no_retry_after"]')
 ERR_A=$(jf "$RES_A" 'sum(d["errors"].values())')
 TMO_A=$(jf "$RES_A" 'd["errors"].get("timeout", 0)')
-check "A: no 500 (no 5xx but 503)" "$([[ $BAD_A == 0 ]] && echo 1 || echo 0)" \
-    "$TOTAL_A requests; statuses $(jf "$RES_A" 'd["status"]')"
 check "A: clients saw 503 while the database was away" "$([[ $N503_A -gt 0 ]] && echo 1 || echo 0)" "$N503_A answers 503"
-check "A: every 503 carries Retry-After" "$([[ $NORA_A == 0 ]] && echo 1 || echo 0)" "$NORA_A without it"
 check "A: no connection errors or timeouts (no crash, no hang)" "$([[ $ERR_A == 0 ]] && echo 1 || echo 0)" \
     "$ERR_A errors ($TMO_A timeouts of 10 s); slowest answer $(jf "$RES_A" 'round(d["max_latency"], 2)')s"
-
-python3 "$LOAD_PY" final "$SRV_PORT" "$TOKEN" "$RUN_ID-a" "$IDS_FILE" "$OUT_DIR/final-a.json"
-FBAD_A=$(jf "$OUT_DIR/final-a.json" 'len(d["bad"])')
-check "A: final round all 2xx" "$([[ $FBAD_A == 0 ]] && echo 1 || echo 0)" \
-    "$(jf "$OUT_DIR/final-a.json" 'd["requests"]') requests, $FBAD_A not 2xx $(jf "$OUT_DIR/final-a.json" 'd["bad"][:3] or ""')"
+final_round A "$RUN_ID-a"
 verify_writes A "$RES_A" "$RUN_ID-a"
 python3 "$LOAD_PY" timeline "$RES_A" "$EVENTS" >"$OUT_DIR/timeline-a.txt"
 
@@ -538,16 +497,8 @@ event "load B finished"
 ALIVE=0
 kill -0 "$SERVER_PID" 2>/dev/null && ALIVE=1
 check "B: restarted server still alive at the end" "$ALIVE" "pid $SERVER_PID"
-TOTAL_B=$(jf "$RES_B" 'd["requests"]')
-BAD_B=$(jf "$RES_B" 'sum(v for k, v in d["status"].items() if k[0] == "5" and k != "503")')
-NORA_B=$(jf "$RES_B" 'd["no_retry_after"]')
-check "B: no client saw a 500 (no 5xx but 503)" "$([[ $BAD_B == 0 ]] && echo 1 || echo 0)" \
-    "$TOTAL_B requests; statuses $(jf "$RES_B" 'd["status"]')"
-check "B: every 503 carries Retry-After" "$([[ $NORA_B == 0 ]] && echo 1 || echo 0)" "$NORA_B without it"
-python3 "$LOAD_PY" final "$SRV_PORT" "$TOKEN" "$RUN_ID-b" "$IDS_FILE" "$OUT_DIR/final-b.json"
-FBAD_B=$(jf "$OUT_DIR/final-b.json" 'len(d["bad"])')
-check "B: final round all 2xx" "$([[ $FBAD_B == 0 ]] && echo 1 || echo 0)" \
-    "$(jf "$OUT_DIR/final-b.json" 'd["requests"]') requests, $FBAD_B not 2xx $(jf "$OUT_DIR/final-b.json" 'd["bad"][:3] or ""')"
+status_checks B "$RES_B"
+final_round B "$RUN_ID-b"
 verify_writes B "$RES_B" "$RUN_ID-b"
 python3 "$LOAD_PY" timeline "$RES_B" "$EVENTS" >"$OUT_DIR/timeline-b.txt"
 EVENTS="$EVENTS_A"

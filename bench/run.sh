@@ -70,35 +70,11 @@ if [[ ! -x $PG_BIN/initdb ]] && command -v pg_config >/dev/null; then
 fi
 [[ -x $PG_BIN/initdb && -x $PG_BIN/pg_ctl ]] || die "no initdb/pg_ctl in $PG_BIN (set PG_BIN)"
 
-# PostgreSQL refuses to run as root: when we are root, run it as 'postgres'.
-if [[ $(id -u) -eq 0 ]]; then
-    id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user"
-    as_pg() { runuser -u postgres -- "$@"; }
-    PG_OWNER=postgres
-else
-    as_pg() { "$@"; }
-    PG_OWNER=$(id -un)
-fi
-
-free_port() {
-    if command -v python3 >/dev/null \
-        && python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null; then
-        return 0
-    fi
-    local p i
-    for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
+source "$ROOT/bench/throwaway-pg.sh"
 
 # ------------------------------------------------------------------ cleanup --
 
-PG_TMP="" PG_DATA="" PG_STARTED=0 SERVER_PID="" NGX_DIR=""
+SERVER_PID="" NGX_DIR=""
 
 cleanup() {
     local rc=$?
@@ -117,18 +93,7 @@ cleanup() {
         kill -KILL "$npid" 2>/dev/null
     fi
     [[ -n $NGX_DIR ]] && rm -rf "$NGX_DIR"
-    if [[ $PG_STARTED -eq 1 && -f $PG_DATA/postmaster.pid ]]; then
-        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null 2>&1 \
-            || log "warning: pg_ctl stop failed; see $PG_TMP/postgres.log"
-    fi
-    if [[ -n $PG_TMP ]]; then
-        [[ -f $PG_TMP/postgres.log ]] && cp "$PG_TMP/postgres.log" "$STATE_DIR/bench-postgres.log"
-        if [[ ${KEEP_BENCH_PG:-0} == 1 ]]; then
-            log "throwaway cluster kept in $PG_TMP (remove it by hand)"
-        else
-            rm -rf "$PG_TMP"
-        fi
-    fi
+    pg_throwaway_remove fast "$STATE_DIR/bench-postgres.log" "${KEEP_BENCH_PG:-0}"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -173,31 +138,9 @@ fi
 
 # --------------------------------------------------------------- postgresql --
 
-mkdir -p "$STATE_DIR/bench-pg"
-PG_TMP=$(mktemp -d "$STATE_DIR/bench-pg/run.XXXXXX")
-PG_DATA="$PG_TMP/data"
-mkdir -p "$PG_TMP/socket"
-chown -R "$PG_OWNER" "$PG_TMP"
-as_pg test -w "$PG_TMP" || die "$PG_OWNER cannot write $PG_TMP (check the permissions of $STATE_DIR and its parents)"
-
-PG_PORT=$(free_port) || die "no free TCP port for PostgreSQL"
-log "initdb in $PG_TMP (owner $PG_OWNER), port $PG_PORT"
-as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C >"$PG_TMP/initdb.log" 2>&1 \
-    || { cat "$PG_TMP/initdb.log" >&2; die "initdb failed"; }
 # Default durability on purpose (fsync, synchronous_commit, full_page_writes
 # untouched): the comparison is only honest if PostgreSQL does its real work.
-cat >>"$PG_DATA/postgresql.conf" <<EOF
-
-# bench/run.sh
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = '$PG_TMP/socket'
-shared_buffers = 256MB
-max_connections = 200
-EOF
-PG_STARTED=1
-as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_TMP/postgres.log" -w -t 60 start >/dev/null \
-    || { tail -n 30 "$PG_TMP/postgres.log" >&2; die "PostgreSQL did not start"; }
+pg_throwaway_start "$STATE_DIR/bench-pg" bench "shared_buffers = 256MB" "max_connections = 200"
 
 PSQL_BASE=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
 "${PSQL_BASE[@]}" -d postgres -c "CREATE DATABASE $DB_NAME"
